@@ -1,0 +1,274 @@
+/**
+ * ConfigUpdate messages: their types and the runtime schema check applied to everything that
+ * arrives from outside (decoded frames, HTTP bodies). Validators build fresh objects from the
+ * known fields only, so a validated value never carries foreign keys or prototypes.
+ */
+
+export const PROTOCOL_VERSION = 1;
+export const MAX_FRAME_BYTES = 64 * 1024;
+
+export type CacheName = 'credentials' | 'roles';
+export const CACHE_NAMES: readonly CacheName[] = Object.freeze(['credentials', 'roles'] as const);
+
+export type SettingsScope = 'all' | CacheName;
+export const SETTINGS_SCOPES: readonly SettingsScope[] = Object.freeze(['all', 'credentials', 'roles'] as const);
+
+/** One year: longer validities are configuration mistakes, not intentions. */
+export const MAX_TTL_MS = 31_536_000_000;
+export const MAX_REFRESH_MS = MAX_TTL_MS;
+export const MAX_MAX_ENTRIES = 100_000_000;
+export const MAX_USERNAMES = 10_000;
+export const MAX_USERNAME_LENGTH = 256;
+export const MAX_ID_LENGTH = 128;
+export const MAX_ORIGIN_LENGTH = 256;
+
+export interface SettingsValues {
+  ttl_ms?: number;
+  max_entries?: number;
+  refresh_ms?: number;
+  active_update?: boolean;
+}
+export interface FlushAllBody {
+  caches?: CacheName[];
+}
+export interface FlushUsersBody {
+  usernames: string[];
+  caches?: CacheName[];
+}
+export interface SetSettingsBody {
+  scope: SettingsScope;
+  values: SettingsValues;
+  persistent: boolean;
+}
+export interface AckBody {
+  update_id: string;
+  node: string;
+  ok: boolean;
+  error?: string;
+}
+export interface BodyByKind {
+  flush_all: FlushAllBody;
+  flush_users: FlushUsersBody;
+  set_settings: SetSettingsBody;
+  ack: AckBody;
+}
+export type Kind = keyof BodyByKind;
+export const KINDS: readonly Kind[] = Object.freeze(['flush_all', 'flush_users', 'set_settings', 'ack'] as const);
+
+/** The update of one kind, as the rest of the code sees it. */
+export interface UpdateOf<K extends Kind> {
+  v: number;
+  id: string;
+  seq: number;
+  origin: string;
+  ts: number;
+  kind: K;
+  body: BodyByKind[K];
+}
+export type ConfigUpdate = { [K in Kind]: UpdateOf<K> }[Kind];
+/** What a publisher hands to the codec: the version is the codec's, the seq is Redis's. */
+export type UnsignedUpdateOf<K extends Kind> = Omit<UpdateOf<K>, 'seq' | 'v'>;
+export type UnsignedUpdate = { [K in Kind]: UnsignedUpdateOf<K> }[Kind];
+
+export type Validation<T> = { ok: true; value: T } | { ok: false; error: string };
+
+/** Thrown inside the validators only; turned into { ok: false } at their boundary. */
+class Invalid extends Error {}
+
+function fail(path: string, message: string): never {
+  throw new Invalid(`${path}: ${message}`);
+}
+
+function run<T>(check: () => T): Validation<T> {
+  try {
+    return { ok: true, value: check() };
+  } catch (e) {
+    if (e instanceof Invalid) return { ok: false, error: e.message };
+    throw e;
+  }
+}
+
+const hasOwn = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
+
+/** Plain objects only: class instances, arrays, Maps, Dates, Errors decoded by msgpackr are all refused. */
+function isPlainObject(x: unknown): x is Record<string, unknown> {
+  if (typeof x !== 'object' || x === null || Array.isArray(x)) return false;
+  const proto: unknown = Object.getPrototypeOf(x);
+  return proto === Object.prototype || proto === null;
+}
+
+function showKey(k: string): string {
+  const s = JSON.stringify(k);
+  return s.length > 66 ? `${s.slice(0, 64)}…"` : s;
+}
+
+/**
+ * Checks the object and its keys; returns a reader of own properties so that an inherited
+ * property (a polluted Object.prototype) is never taken for a field.
+ */
+function objectAt(x: unknown, path: string, allowed: ReadonlySet<string>): (k: string) => unknown {
+  if (!isPlainObject(x)) fail(path, 'must be an object');
+  for (const k of Object.keys(x)) {
+    if (!allowed.has(k)) fail(path, `unknown field ${showKey(k)}`);
+  }
+  return (k) => (hasOwn(x, k) ? x[k] : undefined);
+}
+
+const join = (path: string, k: string): string => (path ? `${path}.${k}` : k);
+
+/** Lone surrogates would be replaced on the wire, so the receiver would see another string. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function stringAt(x: unknown, path: string, min: number, max: number): string {
+  if (typeof x !== 'string' || x.length < min || x.length > max) {
+    fail(path, `must be a string of ${min}..${max} characters`);
+  }
+  if (LONE_SURROGATE.test(x)) fail(path, 'must be well-formed Unicode (lone surrogate)');
+  return x;
+}
+
+function intAt(x: unknown, path: string, min: number, max: number): number {
+  if (typeof x !== 'number' || !Number.isInteger(x) || x < min || x > max) {
+    fail(path, `must be an integer in ${min}..${max}`);
+  }
+  return x + 0; // -0 would not survive a round trip through msgpack
+}
+
+function boolAt(x: unknown, path: string): boolean {
+  if (typeof x !== 'boolean') fail(path, 'must be a boolean');
+  return x;
+}
+
+function cachesAt(x: unknown, path: string): CacheName[] {
+  if (!Array.isArray(x) || x.length === 0) fail(path, `must be a non-empty array of ${CACHE_NAMES.join(', ')}`);
+  const out: CacheName[] = [];
+  for (let i = 0; i < x.length; i++) {
+    const c: unknown = x[i];
+    if (c !== 'credentials' && c !== 'roles') fail(`${path}[${i}]`, `must be one of ${CACHE_NAMES.join(', ')}`);
+    if (out.includes(c)) fail(`${path}[${i}]`, `duplicate cache ${c}`);
+    out.push(c);
+  }
+  return out;
+}
+
+const SETTINGS_KEYS: ReadonlySet<string> = new Set(['ttl_ms', 'max_entries', 'refresh_ms', 'active_update']);
+
+function settingsAt(x: unknown, path: string): SettingsValues {
+  const get = objectAt(x, path || 'settings', SETTINGS_KEYS);
+  const out: SettingsValues = {};
+  const ttl = get('ttl_ms');
+  if (ttl !== undefined) out.ttl_ms = intAt(ttl, join(path, 'ttl_ms'), 0, MAX_TTL_MS);
+  const max = get('max_entries');
+  if (max !== undefined) out.max_entries = intAt(max, join(path, 'max_entries'), 1, MAX_MAX_ENTRIES);
+  const refresh = get('refresh_ms');
+  if (refresh !== undefined) out.refresh_ms = intAt(refresh, join(path, 'refresh_ms'), 0, MAX_REFRESH_MS);
+  const active = get('active_update');
+  if (active !== undefined) out.active_update = boolAt(active, join(path, 'active_update'));
+  if (Object.keys(out).length === 0) fail(path || 'settings', `must set at least one of ${[...SETTINGS_KEYS].join(', ')}`);
+  return out;
+}
+
+/**
+ * Settings values as sent by an admin (also used by the HTTP layer). Errors name the bad field,
+ * e.g. "ttl_ms: must be an integer in 0..31536000000". A key whose value is undefined counts as absent.
+ */
+export function validateSettingsValues(x: unknown): Validation<SettingsValues> {
+  return run(() => settingsAt(x, ''));
+}
+
+const FLUSH_ALL_KEYS: ReadonlySet<string> = new Set(['caches']);
+const FLUSH_USERS_KEYS: ReadonlySet<string> = new Set(['usernames', 'caches']);
+const SET_SETTINGS_KEYS: ReadonlySet<string> = new Set(['scope', 'values', 'persistent']);
+const ACK_KEYS: ReadonlySet<string> = new Set(['update_id', 'node', 'ok', 'error']);
+
+function usernamesAt(x: unknown, path: string): string[] {
+  if (!Array.isArray(x) || x.length < 1 || x.length > MAX_USERNAMES) {
+    fail(path, `must be an array of 1..${MAX_USERNAMES} usernames`);
+  }
+  const out: string[] = new Array<string>(x.length);
+  for (let i = 0; i < x.length; i++) out[i] = stringAt(x[i], `${path}[${i}]`, 1, MAX_USERNAME_LENGTH);
+  return out;
+}
+
+type BodyParsers = { [K in Kind]: (x: unknown, path: string) => BodyByKind[K] };
+
+const BODY_PARSERS: BodyParsers = {
+  flush_all(x, path) {
+    const get = objectAt(x, path, FLUSH_ALL_KEYS);
+    const out: FlushAllBody = {};
+    const caches = get('caches');
+    if (caches !== undefined) out.caches = cachesAt(caches, join(path, 'caches'));
+    return out;
+  },
+  flush_users(x, path) {
+    const get = objectAt(x, path, FLUSH_USERS_KEYS);
+    const out: FlushUsersBody = { usernames: usernamesAt(get('usernames'), join(path, 'usernames')) };
+    const caches = get('caches');
+    if (caches !== undefined) out.caches = cachesAt(caches, join(path, 'caches'));
+    return out;
+  },
+  set_settings(x, path) {
+    const get = objectAt(x, path, SET_SETTINGS_KEYS);
+    const scope = get('scope');
+    if (scope !== 'all' && scope !== 'credentials' && scope !== 'roles') {
+      fail(join(path, 'scope'), `must be one of ${SETTINGS_SCOPES.join(', ')}`);
+    }
+    return {
+      scope,
+      values: settingsAt(get('values'), join(path, 'values')),
+      persistent: boolAt(get('persistent'), join(path, 'persistent')),
+    };
+  },
+  ack(x, path) {
+    const get = objectAt(x, path, ACK_KEYS);
+    const out: AckBody = {
+      update_id: stringAt(get('update_id'), join(path, 'update_id'), 1, MAX_ID_LENGTH),
+      node: stringAt(get('node'), join(path, 'node'), 1, MAX_ORIGIN_LENGTH),
+      ok: boolAt(get('ok'), join(path, 'ok')),
+    };
+    const error = get('error');
+    // The frame size already bounds the error text; a long exception message must not make the ack unsendable.
+    if (error !== undefined) out.error = stringAt(error, join(path, 'error'), 0, MAX_FRAME_BYTES);
+    return out;
+  },
+};
+
+const UPDATE_KEYS: ReadonlySet<string> = new Set(['v', 'id', 'seq', 'origin', 'ts', 'kind', 'body']);
+const ENVELOPE_KEYS: ReadonlySet<string> = new Set(['v', 'id', 'origin', 'ts', 'kind', 'body']);
+
+/**
+ * The shared check of an update. With `seq` given, `x` is a signed envelope, which must not
+ * carry a seq of its own: the seq lives outside the signature, in the frame header.
+ */
+function parseUpdate(x: unknown, seq?: number): ConfigUpdate {
+  const get = objectAt(x, 'update', seq === undefined ? UPDATE_KEYS : ENVELOPE_KEYS);
+  const v = get('v');
+  if (v !== PROTOCOL_VERSION) fail('v', `must be ${PROTOCOL_VERSION}`);
+  const id = stringAt(get('id'), 'id', 1, MAX_ID_LENGTH);
+  const s = seq ?? get('seq');
+  if (typeof s !== 'number' || !Number.isSafeInteger(s) || s < 0) fail('seq', 'must be a safe integer >= 0');
+  const origin = stringAt(get('origin'), 'origin', 1, MAX_ORIGIN_LENGTH);
+  const ts = get('ts');
+  if (typeof ts !== 'number' || !Number.isFinite(ts) || ts < 0) fail('ts', 'must be a finite number >= 0');
+  const kind = get('kind');
+  if (typeof kind !== 'string' || !hasOwn(BODY_PARSERS, kind)) {
+    fail('kind', `must be one of ${KINDS.join(', ')}`);
+  }
+  const body = BODY_PARSERS[kind as Kind](get('body'), 'body');
+  return { v, id, seq: s + 0, origin, ts: ts + 0, kind, body } as ConfigUpdate;
+}
+
+/** Full schema check of an update (a decoded envelope with its seq). */
+export function validateUpdate(x: unknown): Validation<ConfigUpdate> {
+  return run(() => parseUpdate(x));
+}
+
+/** The check of a signed envelope, whose seq comes from the frame header. */
+export function validateEnvelope(x: unknown, seq: number): Validation<ConfigUpdate> {
+  return run(() => parseUpdate(x, seq));
+}
+
+/** Whether a string can be sent as a username (what validateUpdate demands of each one). */
+export function isValidUsername(s: unknown): s is string {
+  return typeof s === 'string' && s.length >= 1 && s.length <= MAX_USERNAME_LENGTH && !LONE_SURROGATE.test(s);
+}

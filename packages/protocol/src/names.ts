@@ -1,0 +1,52 @@
+/**
+ * Redis key and channel names of one cluster. Every name starts with the cluster name so that
+ * several clusters (or test suites) can share one Redis without seeing each other's traffic.
+ */
+export interface ClusterNames {
+  cluster: string;
+  /** INCR counter of the ConfigUpdate seq. */
+  seq: string;
+  /** Random id of the current Redis state: a new one means Redis lost its data and seq restarted. */
+  epoch: string;
+  /** Redis Stream of published frames: entry id `${seq}-0`, field 'm' = frame. */
+  log: string;
+  /** Pub/sub channel of ConfigUpdate frames. */
+  updates: string;
+  /** Pub/sub channel of ack frames. */
+  acks: string;
+  /** Hash nodeId -> JSON heartbeat. */
+  members: string;
+  /** Set of role names. */
+  rolesIndex: string;
+  /** Hash of one role. */
+  role(name: string): string;
+  settingsTransient: string;
+  settingsPersistent: string;
+}
+
+const CLUSTER_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** 1..64 characters of [A-Za-z0-9_.-]: no ':' (the separator) nor '{}' (Redis Cluster hash tags). */
+export function isValidClusterName(s: string): boolean {
+  return typeof s === 'string' && CLUSTER_NAME.test(s);
+}
+
+/** Throws a RangeError for an invalid cluster name, because a bad prefix would mix clusters' keys. */
+export function clusterNames(cluster: string): ClusterNames {
+  if (!isValidClusterName(cluster)) {
+    throw new RangeError(`invalid cluster name ${JSON.stringify(cluster)}: expected 1..64 characters of [A-Za-z0-9_.-]`);
+  }
+  return Object.freeze({
+    cluster,
+    seq: `${cluster}:seq`,
+    epoch: `${cluster}:epoch`,
+    log: `${cluster}:log`,
+    updates: `${cluster}:updates`,
+    acks: `${cluster}:acks`,
+    members: `${cluster}:members`,
+    rolesIndex: `${cluster}:roles`,
+    role: (name: string) => `${cluster}:role:${name}`,
+    settingsTransient: `${cluster}:settings:transient`,
+    settingsPersistent: `${cluster}:settings:persistent`,
+  });
+}
