@@ -1,0 +1,220 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { CacheName } from '@authcache/protocol';
+import { CACHE_NAMES } from '@authcache/protocol';
+import type { Logger } from 'pino';
+import { BoundedCache, type CacheStats, type Timed } from './bounded-cache';
+import { LoadGuard } from './load-guard';
+import type { CacheSettings } from './settings';
+import type { ResolvedRoles, RoleStore, StoredCredentials } from '../roles/role-store';
+import type { Passwords } from '../roles/passwords';
+
+export interface CredentialsEntry extends Timed, StoredCredentials {
+  /** HMAC of the last password that passed bcrypt against `hash`; the password itself is never kept. */
+  verifier?: Buffer;
+}
+export interface RolesEntry extends Timed, ResolvedRoles {}
+
+export type LoginOutcome =
+  | { ok: true; roles: string[]; superuser: boolean; cached: boolean }
+  | { ok: false };
+
+interface Loader<V> {
+  cache: BoundedCache<V & Timed>;
+  guard: LoadGuard;
+  inFlight: Map<string, Promise<(V & Timed) | null>>;
+  read(name: string): Promise<V | null>;
+}
+
+/**
+ * The credentials and roles caches in front of the role store, with Cassandra's rules:
+ * validity, bounded size, optional refresh while serving the old value, optional active update.
+ */
+export class AuthCache {
+  readonly credentials: BoundedCache<CredentialsEntry>;
+  readonly roles: BoundedCache<RolesEntry>;
+  private readonly loaders: { credentials: Loader<StoredCredentials>; roles: Loader<ResolvedRoles> };
+  private readonly verifierKey = randomBytes(32);
+  private settings: Record<CacheName, CacheSettings>;
+  private readonly activeTimers = new Map<CacheName, NodeJS.Timeout>();
+
+  constructor(
+    private readonly store: RoleStore,
+    private readonly passwords: Passwords,
+    settings: Record<CacheName, CacheSettings>,
+    private readonly log: Logger,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.settings = settings;
+    this.credentials = new BoundedCache({ ttlMs: settings.credentials.ttl_ms, maxEntries: settings.credentials.max_entries, now });
+    this.roles = new BoundedCache({ ttlMs: settings.roles.ttl_ms, maxEntries: settings.roles.max_entries, now });
+    this.loaders = {
+      credentials: { cache: this.credentials, guard: new LoadGuard(), inFlight: new Map(), read: (n) => store.getCredentials(n) },
+      roles: { cache: this.roles, guard: new LoadGuard(), inFlight: new Map(), read: (n) => store.resolveRoles(n) },
+    };
+    this.scheduleActiveUpdates();
+  }
+
+  /**
+   * Checks a login. `trustCache` false (node out of sync) reads the backend and caches nothing.
+   * Every rejection spends one bcrypt, so unknown users, wrong passwords and LOGIN=false look alike.
+   */
+  async login(username: string, password: string, trustCache = true): Promise<LoginOutcome> {
+    const credHit = trustCache ? this.credentials.get(username) : undefined;
+    if (credHit) this.maybeRefresh('credentials', username, credHit);
+    const cred = credHit ?? (trustCache ? await this.load('credentials', username) : await this.store.getCredentials(username));
+    if (!cred || !cred.canLogin || cred.hash === undefined) return this.passwords.burn(password).then(() => ({ ok: false }));
+
+    const mac = createHmac('sha256', this.verifierKey).update(password).digest();
+    const verifier = (cred as CredentialsEntry).verifier;
+    const viaVerifier = verifier !== undefined && timingSafeEqual(verifier, mac);
+    if (!viaVerifier) {
+      if (!(await this.passwords.verify(password, cred.hash))) return { ok: false };
+      // Remember the verifier only on the very entry we checked: an invalidation may have replaced it meanwhile.
+      if (trustCache && this.credentials.peek(username) === cred) this.credentials.set(username, { ...(cred as CredentialsEntry), verifier: mac });
+    }
+
+    const rolesHit = trustCache ? this.roles.get(username) : undefined;
+    if (rolesHit) this.maybeRefresh('roles', username, rolesHit);
+    const roles = rolesHit ?? (trustCache ? await this.load('roles', username) : await this.store.resolveRoles(username));
+    if (!roles) return { ok: false };
+    return { ok: true, roles: roles.roles, superuser: roles.superuser, cached: credHit !== undefined && viaVerifier && rolesHit !== undefined };
+  }
+
+  invalidateUsers(usernames: readonly string[], caches: readonly CacheName[] = CACHE_NAMES): void {
+    for (const c of caches) {
+      const l = this.loaders[c];
+      for (const u of usernames) {
+        l.cache.delete(u);
+        l.guard.invalidate(u);
+        l.inFlight.delete(u);
+      }
+    }
+  }
+
+  invalidateAll(caches: readonly CacheName[] = CACHE_NAMES): void {
+    for (const c of caches) {
+      const l = this.loaders[c];
+      l.cache.clear();
+      l.guard.invalidateAll();
+      l.inFlight.clear();
+    }
+  }
+
+  /** New settings keep the entries still valid under them (no flush on a TTL change). */
+  configure(settings: Record<CacheName, CacheSettings>): void {
+    this.settings = settings;
+    for (const c of CACHE_NAMES) this.loaders[c].cache.configure(settings[c].ttl_ms, settings[c].max_entries);
+    this.scheduleActiveUpdates();
+  }
+
+  currentSettings(): Record<CacheName, CacheSettings> {
+    return this.settings;
+  }
+
+  stats(): Record<CacheName, CacheStats> {
+    return { credentials: this.credentials.snapshot(), roles: this.roles.snapshot() };
+  }
+
+  /** Cassandra 4.1's cache warming: stored hashes and resolved roles of the roles that can log in. */
+  async warm(): Promise<number> {
+    const limit = Math.min(this.settings.credentials.max_entries, this.settings.roles.max_entries);
+    if (!this.credentials.enabled && !this.roles.enabled) return 0;
+    const tickets = { credentials: this.loaders.credentials.guard.begin(), roles: this.loaders.roles.guard.begin() };
+    try {
+      const rows = await this.store.loginRoles(limit);
+      const loadedAt = this.now();
+      const { credentials, roles } = this.loaders;
+      let stored = 0;
+      // The warm set is a snapshot: a user invalidated while it was read is left out.
+      for (const r of rows) {
+        if (credentials.guard.fresh(r.name, tickets.credentials)) this.credentials.set(r.name, { ...r.credentials, loadedAt });
+        if (roles.guard.fresh(r.name, tickets.roles)) this.roles.set(r.name, { ...r.roles, loadedAt });
+        stored++;
+      }
+      return stored;
+    } finally {
+      for (const c of CACHE_NAMES) this.loaders[c].guard.end('', tickets[c]);
+    }
+  }
+
+  close(): void {
+    for (const t of this.activeTimers.values()) clearInterval(t);
+    this.activeTimers.clear();
+    this.credentials.close();
+    this.roles.close();
+  }
+
+  /** Single-flight backend read; stores the result unless an invalidation overtook it. */
+  private load<C extends CacheName>(cacheName: C, name: string): Promise<(C extends 'credentials' ? CredentialsEntry : RolesEntry) | null> {
+    const l = this.loaders[cacheName] as unknown as Loader<StoredCredentials | ResolvedRoles>;
+    const pending = l.inFlight.get(name);
+    if (pending) return pending as never;
+    const p = this.readThrough(l, name);
+    l.inFlight.set(name, p);
+    const forget = () => {
+      if (l.inFlight.get(name) === p) l.inFlight.delete(name);
+    };
+    p.then(forget, forget);
+    return p as never;
+  }
+
+  private async readThrough<V extends object>(l: Loader<V>, name: string): Promise<(V & Timed) | null> {
+    const ticket = l.guard.begin();
+    let value: V | null;
+    try {
+      value = await l.read(name);
+    } catch (err) {
+      l.cache.stats.load_failures++;
+      l.guard.end(name, ticket);
+      throw err;
+    }
+    l.cache.stats.loads++;
+    const fresh = l.guard.end(name, ticket);
+    if (value === null) return null;
+    const entry = { ...value, loadedAt: this.now() } as V & Timed;
+    if (fresh) {
+      // A refresh that found the same hash keeps the verifier, so it does not cost a bcrypt.
+      const old = l.cache.peek(name) as (CredentialsEntry & V) | undefined;
+      if (old && 'hash' in entry && old.hash === (entry as unknown as CredentialsEntry).hash && old.verifier) {
+        (entry as unknown as CredentialsEntry).verifier = old.verifier;
+      }
+      l.cache.set(name, entry);
+    }
+    return entry;
+  }
+
+  private maybeRefresh(cache: CacheName, name: string, entry: Timed): void {
+    const refreshMs = this.settings[cache].refresh_ms;
+    if (refreshMs <= 0 || this.now() - entry.loadedAt < refreshMs || this.loaders[cache].inFlight.has(name)) return;
+    this.load(cache, name).catch((err: unknown) => this.log.warn({ err, cache }, 'background refresh failed; serving the cached value'));
+  }
+
+  private scheduleActiveUpdates(): void {
+    for (const c of CACHE_NAMES) {
+      const s = this.settings[c];
+      const existing = this.activeTimers.get(c);
+      if (existing) clearInterval(existing);
+      this.activeTimers.delete(c);
+      if (!s.enabled || !s.active_update || s.refresh_ms <= 0) continue;
+      const t = setInterval(() => void this.reloadAll(c), s.refresh_ms);
+      t.unref();
+      this.activeTimers.set(c, t);
+    }
+  }
+
+  /** Active update: reload every held entry, a few at a time, without waiting for an access. */
+  private async reloadAll(cache: CacheName): Promise<void> {
+    const keys = this.loaders[cache].cache.keys();
+    const width = 8;
+    for (let i = 0; i < keys.length; i += width) {
+      const batch = keys.slice(i, i + width).filter((k) => !this.loaders[cache].inFlight.has(k));
+      const results = await Promise.allSettled(batch.map((k) => this.load(cache, k)));
+      const failed = results.filter((r) => r.status === 'rejected').length;
+      if (failed > 0) this.log.warn({ cache, failed }, 'active update: some reloads failed');
+      results.forEach((r, j) => {
+        // A role dropped since it was cached: drop the entry too.
+        if (r.status === 'fulfilled' && r.value === null) this.loaders[cache].cache.delete(batch[j]!);
+      });
+    }
+  }
+}

@@ -1,0 +1,110 @@
+import { hostname } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { isValidClusterName } from '@authcache/protocol';
+
+/** Process configuration, read once from the environment at start (DESIGN §5). */
+export interface Config {
+  redisUrl: string;
+  cluster: string;
+  nodeId: string;
+  host: string;
+  port: number;
+  adminToken: string | undefined;
+  clusterSecret: string;
+  cache: { ttlMs: number; maxEntries: number; refreshMs: number; activeUpdate: boolean };
+  warming: boolean;
+  maxStalenessMs: number;
+  logLevel: string;
+  bcryptCost: number;
+  heartbeatMs: number;
+  ackTimeoutMs: number;
+  logMaxLen: number;
+  shutdownGraceMs: number;
+}
+
+/** A bad or missing variable; main prints `message` as the one line and exits non-zero. */
+export class ConfigError extends Error {
+  constructor(readonly variable: string, detail: string) {
+    super(`${variable}: ${detail}`);
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function str(env: Env, name: string, fallback?: string): string | undefined {
+  const fileVar = env[`${name}_FILE`];
+  if (fileVar !== undefined && fileVar !== '') {
+    try {
+      return readFileSync(fileVar, 'utf8').trim();
+    } catch (err) {
+      throw new ConfigError(`${name}_FILE`, `cannot read ${fileVar}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+  }
+  const v = env[name];
+  return v === undefined || v === '' ? fallback : v;
+}
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = str(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(name, `must be an integer, got "${raw}"`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = str(env, name);
+  if (raw === undefined) return fallback;
+  const v = raw.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(v)) return true;
+  if (['false', '0', 'no', 'off'].includes(v)) return false;
+  throw new ConfigError(name, `must be true or false, got "${raw}"`);
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const YEAR_MS = 365 * 24 * 3600 * 1000;
+
+export function loadConfig(env: Env = process.env): Config {
+  const redisUrl = str(env, 'REDIS_URL', 'redis://127.0.0.1:6379')!;
+  if (!/^rediss?:\/\//.test(redisUrl)) throw new ConfigError('REDIS_URL', `must start with redis:// or rediss://, got "${redisUrl}"`);
+  try {
+    new URL(redisUrl);
+  } catch {
+    throw new ConfigError('REDIS_URL', `is not a valid URL`);
+  }
+  const cluster = str(env, 'AUTHCACHE_CLUSTER', 'authcache')!;
+  if (!isValidClusterName(cluster)) throw new ConfigError('AUTHCACHE_CLUSTER', 'must be 1-64 characters of letters, digits, "_", "." or "-"');
+  const port = int(env, 'AUTHCACHE_PORT', 7070, 0, 65535);
+  const clusterSecret = str(env, 'AUTHCACHE_CLUSTER_SECRET');
+  if (clusterSecret === undefined) {
+    throw new ConfigError('AUTHCACHE_CLUSTER_SECRET', 'is required (the HMAC key that signs ConfigUpdate messages; the same on every node)');
+  }
+  const nodeId = str(env, 'AUTHCACHE_NODE_ID', `${hostname()}:${port}`)!;
+  if (nodeId.length > 200) throw new ConfigError('AUTHCACHE_NODE_ID', 'must be at most 200 characters');
+  const logLevel = str(env, 'LOG_LEVEL', 'info')!;
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
+  return {
+    redisUrl,
+    cluster,
+    nodeId,
+    host: str(env, 'AUTHCACHE_HOST', '127.0.0.1')!,
+    port,
+    adminToken: str(env, 'AUTHCACHE_ADMIN_TOKEN'),
+    clusterSecret,
+    cache: {
+      ttlMs: int(env, 'AUTHCACHE_CACHE_TTL_MS', 3_600_000, 0, YEAR_MS),
+      maxEntries: int(env, 'AUTHCACHE_CACHE_MAX_ENTRIES', 100_000, 1, 100_000_000),
+      refreshMs: int(env, 'AUTHCACHE_CACHE_REFRESH_MS', 0, 0, YEAR_MS),
+      activeUpdate: bool(env, 'AUTHCACHE_CACHE_ACTIVE_UPDATE', false),
+    },
+    warming: bool(env, 'AUTHCACHE_CACHE_WARMING', true),
+    maxStalenessMs: int(env, 'AUTHCACHE_MAX_STALENESS_MS', 5000, 100, YEAR_MS),
+    logLevel,
+    bcryptCost: int(env, 'AUTHCACHE_BCRYPT_COST', 10, 4, 31),
+    heartbeatMs: int(env, 'AUTHCACHE_HEARTBEAT_MS', 1000, 50, 60_000),
+    ackTimeoutMs: int(env, 'AUTHCACHE_ACK_TIMEOUT_MS', 2000, 10, 60_000),
+    logMaxLen: int(env, 'AUTHCACHE_LOG_MAX_LEN', 10_000, 10, 10_000_000),
+    shutdownGraceMs: int(env, 'AUTHCACHE_SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
+  };
+}

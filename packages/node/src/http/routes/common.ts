@@ -1,0 +1,27 @@
+import { CACHE_NAMES, type CacheName } from '@authcache/protocol';
+import { badRequest } from '../../errors';
+
+/** `?local=true|false`. */
+export const localQuery = {
+  type: 'object',
+  properties: { local: { type: 'string', enum: ['true', 'false'] }, caches: { type: 'string', maxLength: 64 } },
+} as const;
+
+export interface LocalQuery {
+  local?: 'true' | 'false';
+  caches?: string;
+}
+
+/** `?caches=credentials,roles` → the caches named, or undefined for all. */
+export function parseCaches(raw: string | undefined): CacheName[] | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const names = [...new Set(raw.split(',').map((s) => s.trim()))];
+  for (const n of names) if (!CACHE_NAMES.includes(n as CacheName)) throw badRequest(`unknown cache "${n}": expected ${CACHE_NAMES.join(' or ')}`);
+  return names as CacheName[];
+}
+
+export const usernameParam = {
+  type: 'object',
+  required: ['username'],
+  properties: { username: { type: 'string', minLength: 1, maxLength: 256 } },
+} as const;

@@ -1,0 +1,52 @@
+import type { FastifyInstance } from 'fastify';
+import type { AuthcacheNode } from '../../node';
+import { HttpError } from '../../errors';
+
+export const MAX_USERNAME = 256;
+/** bcrypt reads 72 bytes; anything far longer is not a password but an attempt to waste our time. */
+export const MAX_PASSWORD = 1024;
+
+const loginBody = {
+  type: 'object',
+  required: ['username', 'password'],
+  additionalProperties: false,
+  properties: {
+    username: { type: 'string', minLength: 1, maxLength: MAX_USERNAME },
+    password: { type: 'string', minLength: 1, maxLength: MAX_PASSWORD },
+  },
+} as const;
+
+const INVALID = { error: 'invalid credentials' };
+
+/** HTTP Basic credentials from an Authorization header, or undefined. */
+export function basicCredentials(header: string | undefined): { username: string; password: string } | undefined {
+  const m = header === undefined ? null : /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(header);
+  if (!m) return undefined;
+  const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
+  const i = decoded.indexOf(':');
+  if (i <= 0) return undefined;
+  const username = decoded.slice(0, i);
+  const password = decoded.slice(i + 1);
+  if (username.length > MAX_USERNAME || password.length === 0 || password.length > MAX_PASSWORD) return undefined;
+  return { username, password };
+}
+
+export function loginRoutes(app: FastifyInstance, node: AuthcacheNode): void {
+  const nodeId = node.config.nodeId;
+
+  app.post<{ Body: { username: string; password: string } }>('/v1/login', { schema: { body: loginBody } }, async (req, reply) => {
+    if (req.body === undefined) throw new HttpError(400, 'body required: {"username","password"}');
+    const { username, password } = req.body;
+    const r = await node.login(username, password);
+    if (!r.ok) return reply.code(401).send(INVALID);
+    return { username, roles: r.roles, superuser: r.superuser, cached: r.cached, node: nodeId };
+  });
+
+  app.get('/_plugins/_security/authinfo', async (req, reply) => {
+    const creds = basicCredentials(req.headers.authorization);
+    if (!creds) return reply.code(401).header('www-authenticate', 'Basic realm="authcache"').send({ error: 'HTTP Basic credentials required' });
+    const r = await node.login(creds.username, creds.password);
+    if (!r.ok) return reply.code(401).header('www-authenticate', 'Basic realm="authcache"').send(INVALID);
+    return { user_name: creds.username, roles: r.roles, backend_roles: r.roles, superuser: r.superuser, node: nodeId };
+  });
+}

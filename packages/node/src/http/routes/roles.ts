@@ -1,0 +1,56 @@
+import type { FastifyInstance } from 'fastify';
+import type { AuthcacheNode } from '../../node';
+import type { AdminGuard } from '../admin-auth';
+import { roleInfo, type RoleInput } from '../../admin';
+import { notFound, unavailable } from '../../errors';
+import { MAX_PASSWORD } from './login';
+
+const roleName = { type: 'string', minLength: 1, maxLength: 256 } as const;
+const nameParam = { type: 'object', required: ['name'], properties: { name: roleName } } as const;
+const roleList = { type: 'array', maxItems: 1000, items: roleName } as const;
+const roleBody = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    password: { type: 'string', minLength: 1, maxLength: MAX_PASSWORD },
+    login: { type: 'boolean' },
+    superuser: { type: 'boolean' },
+    roles: roleList,
+    grant: roleList,
+    revoke: roleList,
+  },
+} as const;
+
+/** Roles (the authentication backend). Every change invalidates the users it affects on every node. */
+export function roleRoutes(app: FastifyInstance, node: AuthcacheNode, admin: AdminGuard): void {
+  const read = async <T>(f: () => Promise<T>): Promise<T> => {
+    try {
+      return await f();
+    } catch (err) {
+      node.log.warn({ err: (err as Error).message }, 'role store unreachable');
+      throw unavailable('role store unreachable');
+    }
+  };
+
+  app.put<{ Params: { name: string }; Body: RoleInput | undefined }>(
+    '/v1/roles/:name',
+    { preHandler: admin, schema: { params: nameParam, body: roleBody } },
+    async (req, reply) => {
+      const { role, created, propagation } = await node.admin.putRole(req.params.name, req.body ?? {});
+      return reply.code(created ? 201 : 200).send({ role, created, ...propagation });
+    },
+  );
+
+  app.get('/v1/roles', { preHandler: admin }, async () => (await read(() => node.roles.list())).map(roleInfo));
+
+  app.get<{ Params: { name: string } }>('/v1/roles/:name', { preHandler: admin, schema: { params: nameParam } }, async (req) => {
+    const r = await read(() => node.roles.get(req.params.name));
+    if (!r) throw notFound(`role ${req.params.name} does not exist`);
+    return roleInfo(r);
+  });
+
+  app.delete<{ Params: { name: string } }>('/v1/roles/:name', { preHandler: admin, schema: { params: nameParam } }, async (req) => {
+    const p = await node.admin.dropRole(req.params.name);
+    return { message: `Role dropped: ${req.params.name}`, ...p };
+  });
+}

@@ -1,0 +1,83 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { AuthcacheNode } from '../node';
+import { HttpError } from '../errors';
+import { adminAuth } from './admin-auth';
+import { loginRoutes } from './routes/login';
+import { cacheRoutes } from './routes/cache';
+import { settingsRoutes } from './routes/settings';
+import { roleRoutes } from './routes/roles';
+import { clusterRoutes } from './routes/cluster';
+
+export const BODY_LIMIT = 64 * 1024;
+
+/** The HTTP API of DESIGN §6 on fastify, logging through the node's pino logger. */
+export function buildServer(node: AuthcacheNode): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: node.log as FastifyBaseLogger,
+    // Per-request logs would sit on the login hot path; admin actions log what they do instead.
+    disableRequestLogging: true,
+    bodyLimit: BODY_LIMIT,
+    return503OnClosing: true,
+    ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false } },
+  });
+
+  // curl users send `Content-Type: application/json` on body-less DELETEs (OpenSearch's docs do): accept an empty body.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const text = String(body);
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(text, (k, v: unknown) => (k === '__proto__' || k === 'constructor' ? undefined : v)));
+    } catch {
+      done(new HttpError(400, 'malformed JSON body'), undefined);
+    }
+  });
+
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string; validation?: unknown }, req, reply) => {
+    if (err instanceof HttpError) return reply.code(err.status).send({ error: err.message });
+    if (err.validation) return reply.code(400).send({ error: err.message });
+    const status = err.statusCode ?? 500;
+    if (status >= 500) {
+      req.log.error({ err, url: req.url, method: req.method }, 'request failed');
+      return reply.code(500).send({ error: 'internal error' });
+    }
+    const messages: Record<string, string> = {
+      FST_ERR_CTP_BODY_TOO_LARGE: `request body larger than ${BODY_LIMIT} bytes`,
+      FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported content type: send application/json',
+      FST_ERR_CTP_EMPTY_JSON_BODY: 'empty JSON body',
+      FST_ERR_CTP_INVALID_JSON_BODY: 'malformed JSON body',
+    };
+    req.log.info({ code: err.code, status, url: req.url }, 'request refused');
+    return reply.code(status).send({ error: (err.code && messages[err.code]) ?? err.message });
+  });
+
+  // Known routes, to tell "wrong method" (405) from "no such path" (404).
+  const known: Array<{ method: string; pattern: RegExp }> = [];
+  app.addHook('onRoute', (r) => {
+    const pattern = routePattern(r.url);
+    for (const m of [r.method].flat()) known.push({ method: m, pattern });
+  });
+
+  app.setNotFoundHandler((req: FastifyRequest, reply: FastifyReply) => {
+    const path = req.url.split('?')[0] ?? '';
+    const allowed = [...new Set(known.filter((k) => k.method !== 'HEAD' && k.pattern.test(path)).map((k) => k.method))];
+    if (allowed.length > 0) return reply.code(405).header('allow', allowed.join(', ')).send({ error: `method ${req.method} not allowed on ${path}` });
+    return reply.code(404).send({ error: `no route for ${req.method} ${path}` });
+  });
+
+  const admin = adminAuth(node.config.adminToken);
+  app.register(async (scope) => {
+    loginRoutes(scope, node);
+    clusterRoutes(scope, node, admin);
+    cacheRoutes(scope, node, admin);
+    settingsRoutes(scope, node, admin);
+    roleRoutes(scope, node, admin);
+  });
+  return app;
+}
+
+/** '/v1/roles/:name' -> /^\/v1\/roles\/[^/]+$/ */
+function routePattern(url: string): RegExp {
+  const escaped = url.replace(/[.*+?^$|()[\]\\]/g, (c) => '\\' + c);
+  return new RegExp('^' + escaped.replace(/:[A-Za-z_]+/g, '[^/]+') + '$');
+}

@@ -1,0 +1,75 @@
+import type { Redis } from 'ioredis';
+import type { ClusterNames } from '@authcache/protocol';
+import type { CacheStats } from './cache/bounded-cache';
+
+/** What a node writes about itself on every heartbeat. */
+export interface Heartbeat {
+  id: string;
+  address: string;
+  applied_seq: number;
+  ts: number;
+  started: number;
+  left?: boolean;
+  cache: Record<string, CacheStats>;
+}
+
+export interface Member {
+  id: string;
+  address: string;
+  status: 'UP' | 'DOWN';
+  applied_seq: number;
+  lag: number;
+  last_seen: string;
+  cache: Record<string, CacheStats>;
+}
+
+/** Membership by heartbeats in one Redis hash: UP while the heartbeat is fresh, DOWN after. */
+export class Membership {
+  constructor(
+    private readonly redis: Redis,
+    private readonly names: ClusterNames,
+    private readonly downAfterMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async beat(hb: Heartbeat): Promise<void> {
+    await this.redis.hset(this.names.members, hb.id, JSON.stringify(hb));
+  }
+
+  /** A clean shutdown says so at once, instead of waiting for the heartbeat to go stale. */
+  async leave(hb: Heartbeat): Promise<void> {
+    await this.redis.hset(this.names.members, hb.id, JSON.stringify({ ...hb, left: true, ts: this.now() }));
+  }
+
+  async list(): Promise<Member[]> {
+    const [[, raw], [, seqRaw]] = ((await this.redis.multi().hgetall(this.names.members).get(this.names.seq).exec()) ?? []) as [
+      [unknown, Record<string, string>],
+      [unknown, string | null],
+    ];
+    const clusterSeq = Number(seqRaw ?? 0);
+    const out: Member[] = [];
+    for (const [id, json] of Object.entries(raw ?? {})) {
+      let hb: Heartbeat;
+      try {
+        hb = JSON.parse(json) as Heartbeat;
+      } catch {
+        continue;
+      }
+      const up = !hb.left && this.now() - hb.ts < this.downAfterMs;
+      out.push({
+        id,
+        address: hb.address,
+        status: up ? 'UP' : 'DOWN',
+        applied_seq: hb.applied_seq,
+        lag: Math.max(0, clusterSeq - hb.applied_seq),
+        last_seen: new Date(hb.ts).toISOString(),
+        cache: hb.cache ?? {},
+      });
+    }
+    return out.sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  async liveIds(): Promise<string[]> {
+    return (await this.list()).filter((m) => m.status === 'UP').map((m) => m.id);
+  }
+}

@@ -1,0 +1,213 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { clusterNames, createCodec, type BodyByKind, type CacheName, type ClusterNames, type Kind, type SettingsValues } from '@authcache/protocol';
+import type { Config } from './config';
+import { connectRedis } from './redis';
+import { Metrics } from './metrics';
+import { AuthCache, type LoginOutcome } from './cache/auth-cache';
+import { applyWrites, effectiveSettings, overlayFromHash, settingsWrites, type CacheSettings, type Overlays } from './cache/settings';
+import { Passwords } from './roles/passwords';
+import { RedisRoleStore } from './roles/redis-role-store';
+import { Bus } from './bus/bus';
+import { Membership, type Heartbeat } from './membership';
+import { unavailable } from './errors';
+import { Admin } from './admin';
+
+/** A ConfigUpdate's effect, from the bus or applied locally (`?local=true`). */
+export type Change = { [K in Kind]: { kind: K; body: BodyByKind[K] } }[Kind];
+
+export type NodeStatus = 'STARTING' | 'UP' | 'DEGRADED' | 'STOPPING';
+
+/**
+ * One authcache node: the caches, the role store, the bus and membership, wired together.
+ * The HTTP layer (http/) only calls into this.
+ */
+export class AuthcacheNode {
+  readonly names: ClusterNames;
+  readonly metrics = new Metrics();
+  readonly redis: Redis;
+  private readonly sub: Redis;
+  readonly roles: RedisRoleStore;
+  readonly passwords: Passwords;
+  readonly cache: AuthCache;
+  readonly bus: Bus;
+  readonly membership: Membership;
+  readonly admin: Admin = new Admin(this);
+  private overlays: Overlays = { transient: {}, persistent: {} };
+  private readonly defaults: Required<SettingsValues>;
+  private status: NodeStatus = 'STARTING';
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private readonly startedAt = Date.now();
+  address = '';
+
+  constructor(readonly config: Config, readonly log: Logger) {
+    this.names = clusterNames(config.cluster);
+    const { cmd, sub } = connectRedis(config.redisUrl);
+    this.redis = cmd;
+    this.sub = sub;
+    for (const [name, conn] of [['commands', cmd], ['subscriber', sub]] as const) {
+      // ioredis retries on its own; without a listener an error event would crash the process.
+      conn.on('error', (err: Error) => log.debug({ connection: name, err: err.message }, 'redis connection error'));
+      conn.on('close', () => log.debug({ connection: name }, 'redis connection closed'));
+    }
+    this.defaults = {
+      ttl_ms: config.cache.ttlMs,
+      max_entries: config.cache.maxEntries,
+      refresh_ms: config.cache.refreshMs,
+      active_update: config.cache.activeUpdate,
+    };
+    this.roles = new RedisRoleStore(cmd, this.names);
+    this.passwords = new Passwords(config.bcryptCost);
+    this.cache = new AuthCache(this.roles, this.passwords, this.settings(), log);
+    this.membership = new Membership(cmd, this.names, 3 * config.heartbeatMs + 500);
+    this.bus = new Bus({
+      cmd,
+      sub,
+      names: this.names,
+      codec: createCodec(config.clusterSecret),
+      nodeId: config.nodeId,
+      log,
+      metrics: this.metrics,
+      logMaxLen: config.logMaxLen,
+      ackTimeoutMs: config.ackTimeoutMs,
+      heartbeatMs: config.heartbeatMs,
+      apply: (u) => this.apply(u),
+      resync: (reason) => this.resync(reason),
+      liveMembers: () => this.membership.liveIds(),
+    });
+    this.metrics.addCacheStats(() => this.cache.stats() as unknown as Record<string, Record<string, number>>);
+  }
+
+  /** Connects, loads settings and warms the caches, then joins the cluster. */
+  async start(address: string): Promise<void> {
+    this.address = address;
+    await Promise.all([this.redis.connect(), this.sub.connect()]);
+    await this.bus.subscribe();
+    const pos = await this.bus.position();
+    const others = (await this.membership.liveIds()).filter((id) => id !== this.config.nodeId);
+    if (others.length === 0) {
+      // Transient settings last while any node is up: the first node of a fresh cluster drops them.
+      await this.redis.del(this.names.settingsTransient);
+      this.log.info('no other live node: transient settings cleared');
+    }
+    await this.loadSettings();
+    if (this.config.warming) {
+      const t0 = Date.now();
+      const n = await this.cache.warm();
+      this.log.info({ roles: n, ms: Date.now() - t0 }, 'caches warmed');
+    }
+    this.bus.start(pos);
+    await this.beat();
+    this.heartbeatTimer = setInterval(() => void this.beat(), this.config.heartbeatMs);
+    this.heartbeatTimer.unref();
+    this.status = 'UP';
+    this.log.info({ appliedSeq: pos.seq, settings: this.cache.currentSettings() }, 'node up');
+  }
+
+  async stop(): Promise<void> {
+    this.status = 'STOPPING';
+    clearInterval(this.heartbeatTimer);
+    this.bus.stop();
+    try {
+      await this.membership.leave(this.heartbeat());
+    } catch (err) {
+      this.log.warn({ err }, 'could not leave the membership cleanly');
+    }
+    this.cache.close();
+    this.sub.disconnect();
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+
+  /** True while the node may answer from its cache (DESIGN §4 staleness bound). */
+  trustsCache(): boolean {
+    return this.bus.syncAgeMs() <= this.config.maxStalenessMs;
+  }
+
+  health(): { status: NodeStatus; redis: string; sync_age_ms: number | null } {
+    const status = this.status === 'UP' && !this.trustsCache() ? 'DEGRADED' : this.status;
+    const age = this.bus.syncAgeMs();
+    return { status, redis: this.redis.status === 'ready' ? 'connected' : 'disconnected', sync_age_ms: Number.isFinite(age) ? age : null };
+  }
+
+  async login(username: string, password: string): Promise<LoginOutcome> {
+    const trusted = this.trustsCache();
+    try {
+      const r = await this.cache.login(username, password, trusted);
+      if (!r.ok) this.metrics.loginRejected.inc();
+      else (r.cached ? this.metrics.loginCached : this.metrics.loginOk).inc();
+      return r;
+    } catch (err) {
+      this.metrics.loginUnavailable.inc();
+      this.log.warn({ err: (err as Error).message, trusted }, 'login could not reach the backend');
+      throw unavailable(
+        trusted
+          ? 'authentication backend unreachable'
+          : `node out of sync with the cluster for ${Math.round(this.bus.syncAgeMs())} ms and the backend is unreachable`,
+      );
+    }
+  }
+
+  settings(): Record<CacheName, CacheSettings> {
+    return effectiveSettings(this.defaults, this.overlays);
+  }
+
+  currentOverlays(): Overlays {
+    return this.overlays;
+  }
+
+  /** Applies one ConfigUpdate (in seq order, from the bus) or a local-only change. */
+  apply(u: Change): void {
+    switch (u.kind) {
+      case 'flush_all':
+        this.cache.invalidateAll(u.body.caches);
+        this.log.info({ caches: u.body.caches ?? 'all' }, 'caches flushed');
+        break;
+      case 'flush_users':
+        this.cache.invalidateUsers(u.body.usernames, u.body.caches);
+        this.log.info({ users: u.body.usernames.length, caches: u.body.caches ?? 'all' }, 'users invalidated');
+        break;
+      case 'set_settings':
+        this.overlays = applyWrites(this.overlays, settingsWrites(u.body));
+        this.cache.configure(this.settings());
+        this.log.info({ change: u.body, settings: this.cache.currentSettings() }, 'settings changed');
+        break;
+      case 'ack':
+        break;
+    }
+  }
+
+  private async resync(reason: string): Promise<void> {
+    this.cache.invalidateAll();
+    try {
+      await this.loadSettings();
+    } catch (err) {
+      this.log.warn({ err, reason }, 'could not reload settings during resync; keeping the current ones');
+    }
+  }
+
+  private async loadSettings(): Promise<void> {
+    const [t, p] = await Promise.all([this.redis.hgetall(this.names.settingsTransient), this.redis.hgetall(this.names.settingsPersistent)]);
+    const bad = (field: string) => this.log.warn({ field }, 'ignoring an unreadable stored setting');
+    this.overlays = { transient: overlayFromHash(t, bad), persistent: overlayFromHash(p, bad) };
+    this.cache.configure(this.settings());
+  }
+
+  private heartbeat(): Heartbeat {
+    return {
+      id: this.config.nodeId,
+      address: this.address,
+      applied_seq: this.bus.appliedSeq,
+      ts: Date.now(),
+      started: this.startedAt,
+      cache: this.cache.stats(),
+    };
+  }
+
+  private async beat(): Promise<void> {
+    try {
+      await this.membership.beat(this.heartbeat());
+    } catch (err) {
+      this.log.debug({ err: (err as Error).message }, 'heartbeat not written');
+    }
+  }
+}
