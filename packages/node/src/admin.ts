@@ -101,7 +101,7 @@ export class Admin {
   private async run(change: Change, local: boolean): Promise<Propagation> {
     if (local) {
       this.node.apply(change);
-      return { seq: this.node.bus.appliedSeq, nodes: { total: 1, successful: 1, failed: 0 }, failures: [] };
+      return { seq: this.node.bus.appliedSeq, nodes: { total: 1, successful: 1, failed: 0 }, failures: [], members: [{ node: this.node.config.nodeId, result: 'applied' }] };
     }
     const writes = change.kind === 'set_settings' ? settingsWrites(change.body) : [];
     const p = await this.backend(() => this.node.bus.publish(change, writes), 'could not publish the update: redis unreachable');

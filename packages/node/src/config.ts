@@ -35,8 +35,11 @@ function str(env: Env, name: string, fallback?: string): string | undefined {
   const fileVar = env[`${name}_FILE`];
   if (fileVar !== undefined && fileVar !== '') {
     try {
-      return readFileSync(fileVar, 'utf8').trim();
+      const content = readFileSync(fileVar, 'utf8').trim();
+      if (content === '') throw new ConfigError(`${name}_FILE`, `${fileVar} is empty`);
+      return content;
     } catch (err) {
+      if (err instanceof ConfigError) throw err;
       throw new ConfigError(`${name}_FILE`, `cannot read ${fileVar}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
     }
   }

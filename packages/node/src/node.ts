@@ -204,6 +204,7 @@ export class AuthcacheNode {
   }
 
   private async beat(): Promise<void> {
+    this.metrics.inSync.set(this.trustsCache() ? 1 : 0);
     try {
       await this.membership.beat(this.heartbeat());
     } catch (err) {

@@ -11,6 +11,8 @@ export interface Propagation {
   seq: number;
   nodes: { total: number; successful: number; failed: number };
   failures: Array<{ node: string; reason: string }>;
+  /** Every member expected or heard from, and what it said. */
+  members: Array<{ node: string; result: 'applied' | 'failed' | 'timeout' }>;
 }
 
 export interface BusOptions {
@@ -156,7 +158,7 @@ export class Bus {
   }
 
   private enqueue(work: () => Promise<void>): Promise<void> {
-    const next = this.chain.then(work).catch((err: unknown) => this.o.log.error({ err }, 'applying updates failed'));
+    const next = this.chain.then(work).catch((err: unknown) => this.o.log.warn({ err: (err as Error).message }, 'applying updates failed; the next heartbeat retries'));
     this.chain = next;
     return next;
   }
@@ -297,13 +299,14 @@ export class Bus {
 
 function summarize(seq: number, w: AckWaiter): Propagation {
   const failures: Propagation['failures'] = [];
+  const members: Propagation['members'] = [];
   const all = new Set([...w.expected, ...w.results.keys()]);
-  let successful = 0;
   for (const id of [...all].sort()) {
     const r = w.results.get(id);
     if (!r) failures.push({ node: id, reason: 'timeout' });
     else if (!r.ok) failures.push({ node: id, reason: r.error ?? 'failed' });
-    else successful++;
+    members.push({ node: id, result: !r ? 'timeout' : r.ok ? 'applied' : 'failed' });
   }
-  return { seq, nodes: { total: all.size, successful, failed: all.size - successful }, failures };
+  const successful = all.size - failures.length;
+  return { seq, nodes: { total: all.size, successful, failed: failures.length }, failures, members };
 }

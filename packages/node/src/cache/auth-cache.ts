@@ -127,9 +127,11 @@ export class AuthCache {
       let stored = 0;
       // The warm set is a snapshot: a user invalidated while it was read is left out.
       for (const r of rows) {
-        if (credentials.guard.fresh(r.name, tickets.credentials)) this.credentials.set(r.name, { ...r.credentials, loadedAt });
-        if (roles.guard.fresh(r.name, tickets.roles)) this.roles.set(r.name, { ...r.roles, loadedAt });
-        stored++;
+        const credFresh = credentials.guard.fresh(r.name, tickets.credentials);
+        const rolesFresh = roles.guard.fresh(r.name, tickets.roles);
+        if (credFresh) this.credentials.set(r.name, { ...r.credentials, loadedAt });
+        if (rolesFresh) this.roles.set(r.name, { ...r.roles, loadedAt });
+        if (credFresh || rolesFresh) stored++;
       }
       return stored;
     } finally {

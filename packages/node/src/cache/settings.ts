@@ -52,8 +52,10 @@ export interface SettingsWrite {
 /**
  * The writes a change makes. Pure, so that the publisher (inside the same Redis script that
  * publishes the update) and every node applying the update in seq order reach the same state.
- * A setting for every cache clears the per-cache values of the same key in its layer, and a
- * persistent setting clears the transient values it would otherwise stay hidden behind.
+ * A setting for every cache clears the per-cache values of the same key in its layer. A
+ * persistent setting takes effect at once: for every cache it clears the transient values of
+ * that key; for one cache it also writes the value to the transient layer, because a transient
+ * value for every cache would otherwise hide it (and the writes cannot depend on current state).
  */
 export function settingsWrites(body: SetSettingsBody): SettingsWrite[] {
   const writes: SettingsWrite[] = [];
@@ -61,12 +63,13 @@ export function settingsWrites(body: SetSettingsBody): SettingsWrite[] {
   for (const key of VALUE_KEYS) {
     const value = body.values[key];
     if (value === undefined) continue;
-    writes.push({ layer: target, field: `${body.scope}.${key}`, value: JSON.stringify(value) });
-    const cleared: SettingsScope[] = body.scope === 'all' ? [...CACHE_NAMES] : [];
-    for (const scope of cleared) writes.push({ layer: target, field: `${scope}.${key}`, value: undefined });
-    if (body.persistent) {
-      const hidden: SettingsScope[] = body.scope === 'all' ? [...SCOPES] : [body.scope];
-      for (const scope of hidden) writes.push({ layer: 'transient', field: `${scope}.${key}`, value: undefined });
+    const json = JSON.stringify(value);
+    writes.push({ layer: target, field: `${body.scope}.${key}`, value: json });
+    if (body.scope === 'all') {
+      for (const cache of CACHE_NAMES) writes.push({ layer: target, field: `${cache}.${key}`, value: undefined });
+      if (body.persistent) for (const scope of SCOPES) writes.push({ layer: 'transient', field: `${scope}.${key}`, value: undefined });
+    } else if (body.persistent) {
+      writes.push({ layer: 'transient', field: `${body.scope}.${key}`, value: json });
     }
   }
   return writes;

@@ -77,7 +77,8 @@ function merge(results: Propagation[]): Propagation {
   const failures = results.flatMap((r) => r.failures);
   const last = results[results.length - 1]!;
   const failedNodes = new Set(failures.map((f) => f.node));
-  return { seq: last.seq, nodes: { total: last.nodes.total, successful: last.nodes.total - failedNodes.size, failed: failedNodes.size }, failures };
+  const members = last.members.map((m) => (failedNodes.has(m.node) && m.result === 'applied' ? { ...m, result: 'failed' as const } : m));
+  return { seq: last.seq, nodes: { total: last.nodes.total, successful: last.nodes.total - failedNodes.size, failed: failedNodes.size }, failures, members };
 }
 
 export function settingsRoutes(app: FastifyInstance, node: AuthcacheNode, admin: AdminGuard): void {

@@ -1,0 +1,259 @@
+import fc from 'fast-check';
+import type { CacheName, SetSettingsBody, SettingsValues } from '@authcache/protocol';
+import {
+  applyWrites,
+  effectiveSettings,
+  overlayFromHash,
+  settingsWrites,
+  type Overlays,
+  type SettingsWrite,
+} from '../src/cache/settings';
+
+const DEFAULTS: Required<SettingsValues> = { ttl_ms: 1000, max_entries: 10, refresh_ms: 0, active_update: false };
+const empty = (): Overlays => ({ transient: {}, persistent: {} });
+
+describe('effectiveSettings', () => {
+  it('uses the environment defaults when nothing was written', () => {
+    const s = effectiveSettings(DEFAULTS, empty());
+    for (const c of ['credentials', 'roles'] as const) {
+      expect(s[c]).toEqual({ ...DEFAULTS, enabled: true });
+    }
+  });
+
+  // Which layer wins for the credentials cache's ttl_ms; roles only sees the `all` values.
+  it.each<[string, Overlays, number, number]>([
+    ['env only', { transient: {}, persistent: {} }, 1000, 1000],
+    ['persistent all over env', { transient: {}, persistent: { all: { ttl_ms: 2 } } }, 2, 2],
+    ['persistent cache over persistent all', { transient: {}, persistent: { all: { ttl_ms: 2 }, credentials: { ttl_ms: 3 } } }, 3, 2],
+    ['transient all over persistent all', { transient: { all: { ttl_ms: 4 } }, persistent: { all: { ttl_ms: 2 } } }, 4, 4],
+    ['transient all over persistent cache', { transient: { all: { ttl_ms: 4 } }, persistent: { credentials: { ttl_ms: 3 } } }, 4, 4],
+    ['transient cache over transient all', { transient: { all: { ttl_ms: 4 }, credentials: { ttl_ms: 5 } }, persistent: {} }, 5, 4],
+    [
+      'transient cache over everything',
+      { transient: { all: { ttl_ms: 4 }, credentials: { ttl_ms: 5 } }, persistent: { all: { ttl_ms: 2 }, credentials: { ttl_ms: 3 } } },
+      5,
+      4,
+    ],
+    ['persistent roles does not leak into credentials', { transient: {}, persistent: { roles: { ttl_ms: 6 } } }, 1000, 6],
+  ])('%s', (_name, o, credentials, roles) => {
+    const s = effectiveSettings(DEFAULTS, o);
+    expect(s.credentials.ttl_ms).toBe(credentials);
+    expect(s.roles.ttl_ms).toBe(roles);
+  });
+
+  it('resolves each key on its own', () => {
+    const s = effectiveSettings(DEFAULTS, {
+      transient: { credentials: { max_entries: 7 } },
+      persistent: { all: { ttl_ms: 50, active_update: true }, roles: { refresh_ms: 9 } },
+    });
+    expect(s.credentials).toEqual({ ttl_ms: 50, max_entries: 7, refresh_ms: 0, active_update: true, enabled: true });
+    expect(s.roles).toEqual({ ttl_ms: 50, max_entries: 10, refresh_ms: 9, active_update: true, enabled: true });
+  });
+
+  it('false and 0 are values, not absences', () => {
+    const s = effectiveSettings(
+      { ...DEFAULTS, active_update: true },
+      { transient: { credentials: { ttl_ms: 0, active_update: false } }, persistent: {} },
+    );
+    expect(s.credentials.ttl_ms).toBe(0);
+    expect(s.credentials.enabled).toBe(false);
+    expect(s.credentials.active_update).toBe(false);
+    expect(s.roles.enabled).toBe(true);
+  });
+});
+
+describe('settingsWrites', () => {
+  it('a transient setting for one cache writes only that field', () => {
+    expect(settingsWrites({ scope: 'credentials', values: { ttl_ms: 5 }, persistent: false })).toEqual([
+      { layer: 'transient', field: 'credentials.ttl_ms', value: '5' },
+    ]);
+  });
+
+  it('a setting for all caches clears the per-cache values of the same key in its layer', () => {
+    expect(settingsWrites({ scope: 'all', values: { max_entries: 3 }, persistent: false })).toEqual([
+      { layer: 'transient', field: 'all.max_entries', value: '3' },
+      { layer: 'transient', field: 'credentials.max_entries', value: undefined },
+      { layer: 'transient', field: 'roles.max_entries', value: undefined },
+    ]);
+  });
+
+  it('a persistent setting for one cache also takes the transient layer, so nothing hides it', () => {
+    expect(settingsWrites({ scope: 'roles', values: { active_update: true }, persistent: true })).toEqual([
+      { layer: 'persistent', field: 'roles.active_update', value: 'true' },
+      { layer: 'transient', field: 'roles.active_update', value: 'true' },
+    ]);
+    const all = settingsWrites({ scope: 'all', values: { refresh_ms: 0 }, persistent: true });
+    expect(all).toContainEqual({ layer: 'persistent', field: 'all.refresh_ms', value: '0' });
+    for (const s of ['all', 'credentials', 'roles']) {
+      expect(all).toContainEqual({ layer: 'transient', field: `${s}.refresh_ms`, value: undefined });
+    }
+  });
+
+  it('no values, no writes', () => {
+    expect(settingsWrites({ scope: 'all', values: {}, persistent: true })).toEqual([]);
+  });
+});
+
+describe('applyWrites', () => {
+  it('does not modify its input', () => {
+    const o: Overlays = { transient: { all: { ttl_ms: 1 } }, persistent: { roles: { ttl_ms: 2 } } };
+    const before = structuredClone(o);
+    applyWrites(o, settingsWrites({ scope: 'all', values: { ttl_ms: 9 }, persistent: true }));
+    expect(o).toEqual(before);
+  });
+
+  it('drops a scope left with no values', () => {
+    const o = applyWrites(empty(), settingsWrites({ scope: 'credentials', values: { ttl_ms: 1 }, persistent: false }));
+    expect(o.transient).toEqual({ credentials: { ttl_ms: 1 } });
+    const p = applyWrites(o, settingsWrites({ scope: 'all', values: { ttl_ms: 2 }, persistent: true }));
+    expect(p).toEqual({ transient: {}, persistent: { all: { ttl_ms: 2 } } });
+  });
+
+  it('a transient setting for all caches overrides earlier per-cache transient ones', () => {
+    let o = applyWrites(empty(), settingsWrites({ scope: 'credentials', values: { ttl_ms: 1 }, persistent: false }));
+    o = applyWrites(o, settingsWrites({ scope: 'all', values: { ttl_ms: 2 }, persistent: false }));
+    expect(effectiveSettings(DEFAULTS, o).credentials.ttl_ms).toBe(2);
+  });
+});
+
+describe('overlayFromHash', () => {
+  it('reads every valid field', () => {
+    expect(
+      overlayFromHash({ 'all.ttl_ms': '5', 'credentials.max_entries': '7', 'roles.active_update': 'true', 'roles.refresh_ms': '0' }),
+    ).toEqual({ all: { ttl_ms: 5 }, credentials: { max_entries: 7 }, roles: { active_update: true, refresh_ms: 0 } });
+  });
+
+  it.each([
+    ['unknown scope', 'users.ttl_ms', '5'],
+    ['unknown key', 'all.ttl', '5'],
+    ['no dot', 'ttl_ms', '5'],
+    ['bad JSON', 'all.ttl_ms', '{'],
+    ['string for a number', 'all.ttl_ms', '"5"'],
+    ['number for a boolean', 'all.active_update', '1'],
+    ['boolean for a number', 'roles.max_entries', 'true'],
+    ['null', 'all.refresh_ms', 'null'],
+  ])('skips and reports a field with %s', (_why, field, raw) => {
+    const bad: string[] = [];
+    expect(overlayFromHash({ [field]: raw, 'all.max_entries': '3' }, (f) => bad.push(f))).toEqual({ all: { max_entries: 3 } });
+    expect(bad).toEqual([field]);
+  });
+
+  it('works without a reporter', () => {
+    expect(overlayFromHash({ 'x.y': '1' })).toEqual({});
+  });
+});
+
+// --- properties ---------------------------------------------------------------------------
+
+const valuesArb: fc.Arbitrary<SettingsValues> = fc.record(
+  {
+    ttl_ms: fc.integer({ min: 0, max: 1_000_000 }),
+    max_entries: fc.integer({ min: 1, max: 1_000_000 }),
+    refresh_ms: fc.integer({ min: 0, max: 1_000_000 }),
+    active_update: fc.boolean(),
+  },
+  { requiredKeys: [] },
+);
+const bodyArb: fc.Arbitrary<SetSettingsBody> = fc.record({
+  scope: fc.constantFrom('all' as const, 'credentials' as const, 'roles' as const),
+  values: valuesArb,
+  persistent: fc.boolean(),
+});
+const bodiesArb = fc.array(bodyArb, { maxLength: 12 });
+
+/** What the publish script does to the two Redis hashes: HSET or HDEL per write. */
+function applyToHashes(hashes: { transient: Record<string, string>; persistent: Record<string, string> }, writes: SettingsWrite[]): void {
+  for (const w of writes) {
+    if (w.value === undefined) delete hashes[w.layer][w.field];
+    else hashes[w.layer][w.field] = w.value;
+  }
+}
+
+describe('settings properties', () => {
+  it('applying each body in turn equals one applyWrites of all their writes from scratch', () => {
+    fc.assert(
+      fc.property(bodiesArb, (bodies) => {
+        let stepwise = empty();
+        for (const b of bodies) stepwise = applyWrites(stepwise, settingsWrites(b));
+        const fresh = applyWrites(empty(), bodies.flatMap(settingsWrites));
+        expect(stepwise).toEqual(fresh);
+      }),
+    );
+  });
+
+  it('a node applying updates in order reaches what a node reading the Redis hashes afterwards reads', () => {
+    fc.assert(
+      fc.property(bodiesArb, (bodies) => {
+        let applied = empty();
+        const hashes = { transient: {} as Record<string, string>, persistent: {} as Record<string, string> };
+        for (const b of bodies) {
+          const w = settingsWrites(b);
+          applied = applyWrites(applied, w);
+          applyToHashes(hashes, w);
+        }
+        const bad: string[] = [];
+        const read: Overlays = { transient: overlayFromHash(hashes.transient, (f) => bad.push(f)), persistent: overlayFromHash(hashes.persistent, (f) => bad.push(f)) };
+        expect(bad).toEqual([]);
+        expect(read).toEqual(applied);
+        expect(effectiveSettings(DEFAULTS, read)).toEqual(effectiveSettings(DEFAULTS, applied));
+      }),
+    );
+  });
+
+  it('applying the same body twice changes nothing more', () => {
+    fc.assert(
+      fc.property(bodiesArb, bodyArb, (before, b) => {
+        let o = empty();
+        for (const x of before) o = applyWrites(o, settingsWrites(x));
+        const once = applyWrites(o, settingsWrites(b));
+        expect(applyWrites(once, settingsWrites(b))).toEqual(once);
+      }),
+    );
+  });
+
+  it('after a transient body, its values are in effect for the caches it names', () => {
+    fc.assert(
+      fc.property(bodiesArb, bodyArb, (before, b0) => {
+        const b = { ...b0, persistent: false };
+        let o = empty();
+        for (const x of before) o = applyWrites(o, settingsWrites(x));
+        o = applyWrites(o, settingsWrites(b));
+        const eff = effectiveSettings(DEFAULTS, o);
+        const caches: CacheName[] = b.scope === 'all' ? ['credentials', 'roles'] : [b.scope];
+        for (const c of caches) for (const [k, v] of Object.entries(b.values)) expect(eff[c][k as keyof SettingsValues]).toBe(v);
+      }),
+    );
+  });
+
+  it('after a persistent body for all caches, its values are in effect everywhere', () => {
+    fc.assert(
+      fc.property(bodiesArb, valuesArb, (before, values) => {
+        let o = empty();
+        for (const x of before) o = applyWrites(o, settingsWrites(x));
+        o = applyWrites(o, settingsWrites({ scope: 'all', values, persistent: true }));
+        const eff = effectiveSettings(DEFAULTS, o);
+        for (const c of ['credentials', 'roles'] as const) for (const [k, v] of Object.entries(values)) expect(eff[c][k as keyof SettingsValues]).toBe(v);
+      }),
+    );
+  });
+
+  it('after a persistent body for one cache, its values are in effect for that cache', () => {
+    fc.assert(
+      fc.property(bodiesArb, bodyArb, (before, b0) => {
+        const b = { ...b0, persistent: true };
+        let o = empty();
+        for (const x of before) o = applyWrites(o, settingsWrites(x));
+        o = applyWrites(o, settingsWrites(b));
+        const eff = effectiveSettings(DEFAULTS, o);
+        const caches: CacheName[] = b.scope === 'all' ? ['credentials', 'roles'] : [b.scope];
+        for (const c of caches) for (const [k, v] of Object.entries(b.values)) expect(eff[c][k as keyof SettingsValues]).toBe(v);
+      }),
+    );
+  });
+
+  it('a persistent setting for one cache is in effect even when a transient value for all caches exists', () => {
+    let o = applyWrites(empty(), settingsWrites({ scope: 'all', values: { ttl_ms: 5000 }, persistent: false }));
+    o = applyWrites(o, settingsWrites({ scope: 'credentials', values: { ttl_ms: 60_000 }, persistent: true }));
+    expect(effectiveSettings(DEFAULTS, o).credentials.ttl_ms).toBe(60_000);
+  });
+});
