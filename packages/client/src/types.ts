@@ -23,6 +23,13 @@ export interface Propagation {
   failures: PropagationFailure[];
   /** cluster seq assigned to the update */
   seq: number;
+  /** every member expected or heard from, and what it said */
+  members: PropagationMember[];
+}
+
+export interface PropagationMember {
+  node: string;
+  result: 'applied' | 'failed' | 'timeout';
 }
 
 export interface LoginResult {
