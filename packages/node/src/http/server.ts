@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { AuthcacheNode } from '../node';
 import { HttpError } from '../errors';
 import { adminAuth } from './admin-auth';
@@ -15,14 +15,14 @@ export function buildServer(node: AuthcacheNode): FastifyInstance {
   const app = Fastify({
     loggerInstance: node.log as FastifyBaseLogger,
     // Per-request logs would sit on the login hot path; admin actions log what they do instead.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT,
     return503OnClosing: true,
     ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false } },
   });
 
   // curl users send `Content-Type: application/json` on body-less DELETEs (OpenSearch's docs do): accept an empty body.
-  app.removeContentTypeParser('application/json');
+  app.removeContentTypeParser(['application/json', 'text/plain']);
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
     const text = String(body);
     if (text.trim() === '') return done(null, undefined);

@@ -14,8 +14,8 @@ export function cacheRoutes(app: FastifyInstance, node: AuthcacheNode, admin: Ad
     const p = await node.admin.flushUsers([username], parseCaches(req.query.caches), req.query.local === 'true');
     return { message: `Cache invalidated for user: ${username}`, ...p };
   };
-  const all = { preHandler: admin, schema: { querystring: localQuery } };
-  const user = { preHandler: admin, schema: { querystring: localQuery, params: usernameParam } };
+  const all = { onRequest: admin, schema: { querystring: localQuery } };
+  const user = { onRequest: admin, schema: { querystring: localQuery, params: usernameParam } };
   app.delete<{ Querystring: LocalQuery }>('/v1/cache', all, flushAll);
   app.delete<{ Querystring: LocalQuery }>('/_plugins/_security/api/cache', all, flushAll);
   app.delete<{ Querystring: LocalQuery; Params: { username: string } }>('/v1/cache/users/:username', user, flushUser);

@@ -5,7 +5,7 @@ import { unavailable } from '../../errors';
 
 /** Membership, health and metrics. */
 export function clusterRoutes(app: FastifyInstance, node: AuthcacheNode, admin: AdminGuard): void {
-  app.get('/v1/cluster/nodes', { preHandler: admin }, async () => {
+  app.get('/v1/cluster/nodes', { onRequest: admin }, async () => {
     try {
       return await node.membership.list();
     } catch (err) {

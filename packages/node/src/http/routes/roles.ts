@@ -34,22 +34,22 @@ export function roleRoutes(app: FastifyInstance, node: AuthcacheNode, admin: Adm
 
   app.put<{ Params: { name: string }; Body: RoleInput | undefined }>(
     '/v1/roles/:name',
-    { preHandler: admin, schema: { params: nameParam, body: roleBody } },
+    { onRequest: admin, schema: { params: nameParam, body: roleBody } },
     async (req, reply) => {
       const { role, created, propagation } = await node.admin.putRole(req.params.name, req.body ?? {});
       return reply.code(created ? 201 : 200).send({ role, created, ...propagation });
     },
   );
 
-  app.get('/v1/roles', { preHandler: admin }, async () => (await read(() => node.roles.list())).map(roleInfo));
+  app.get('/v1/roles', { onRequest: admin }, async () => (await read(() => node.roles.list())).map(roleInfo));
 
-  app.get<{ Params: { name: string } }>('/v1/roles/:name', { preHandler: admin, schema: { params: nameParam } }, async (req) => {
+  app.get<{ Params: { name: string } }>('/v1/roles/:name', { onRequest: admin, schema: { params: nameParam } }, async (req) => {
     const r = await read(() => node.roles.get(req.params.name));
     if (!r) throw notFound(`role ${req.params.name} does not exist`);
     return roleInfo(r);
   });
 
-  app.delete<{ Params: { name: string } }>('/v1/roles/:name', { preHandler: admin, schema: { params: nameParam } }, async (req) => {
+  app.delete<{ Params: { name: string } }>('/v1/roles/:name', { onRequest: admin, schema: { params: nameParam } }, async (req) => {
     const p = await node.admin.dropRole(req.params.name);
     return { message: `Role dropped: ${req.params.name}`, ...p };
   });

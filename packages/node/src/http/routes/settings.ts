@@ -67,8 +67,13 @@ function fromClusterSettings(layer: Record<string, unknown>, persistent: boolean
 
 function toClusterSettings(o: Overlay): Record<string, string> {
   const out: Record<string, string> = {};
-  if (o.all?.ttl_ms !== undefined) out[OPENSEARCH_TTL] = String(o.all.ttl_ms / 60_000);
-  for (const scope of SCOPES) for (const [k, v] of Object.entries(o[scope] ?? {})) out[`${OWN_PREFIX}${scope}.${k}`] = String(v);
+  const ttl = o.all?.ttl_ms;
+  // The OpenSearch key where the value is whole minutes (as it was set); ours otherwise.
+  const asMinutes = ttl !== undefined && ttl % 60_000 === 0;
+  if (asMinutes) out[OPENSEARCH_TTL] = String(ttl / 60_000);
+  for (const scope of SCOPES) {
+    for (const [k, v] of Object.entries(o[scope] ?? {})) if (!(asMinutes && scope === 'all' && k === 'ttl_ms')) out[`${OWN_PREFIX}${scope}.${k}`] = String(v);
+  }
   return out;
 }
 
@@ -82,7 +87,7 @@ function merge(results: Propagation[]): Propagation {
 }
 
 export function settingsRoutes(app: FastifyInstance, node: AuthcacheNode, admin: AdminGuard): void {
-  app.get('/v1/cache/settings', { preHandler: admin }, async () => ({
+  app.get('/v1/cache/settings', { onRequest: admin }, async () => ({
     node: node.config.nodeId,
     settings: node.settings(),
     transient: node.currentOverlays().transient,
@@ -91,7 +96,7 @@ export function settingsRoutes(app: FastifyInstance, node: AuthcacheNode, admin:
 
   app.put<{ Body: SettingsBody | undefined; Querystring: LocalQuery }>(
     '/v1/cache/settings',
-    { preHandler: admin, schema: { body: settingsBody, querystring: localQuery } },
+    { onRequest: admin, schema: { body: settingsBody, querystring: localQuery } },
     async (req) => {
       const { cache, persistent, ...values } = req.body ?? {};
       const v = validateSettingsValues(values);
@@ -101,7 +106,7 @@ export function settingsRoutes(app: FastifyInstance, node: AuthcacheNode, admin:
     },
   );
 
-  app.get('/_cluster/settings', { preHandler: admin }, async () => ({
+  app.get('/_cluster/settings', { onRequest: admin }, async () => ({
     persistent: toClusterSettings(node.currentOverlays().persistent),
     transient: toClusterSettings(node.currentOverlays().transient),
   }));
@@ -109,7 +114,7 @@ export function settingsRoutes(app: FastifyInstance, node: AuthcacheNode, admin:
   app.put<{ Body: { persistent?: Record<string, unknown>; transient?: Record<string, unknown> } | undefined }>(
     '/_cluster/settings',
     {
-      preHandler: admin,
+      onRequest: admin,
       schema: {
         body: {
           type: 'object',
