@@ -1,0 +1,99 @@
+/** authctl: the nodetool-style command line of an authcache cluster (DESIGN §7). */
+
+import { Command, CommanderError } from 'commander';
+import { ConnectionError, HttpError, UnauthorizedError, UnavailableError } from '../errors';
+import { registerInvalidate } from './commands/invalidate';
+import { registerLogin } from './commands/login';
+import { registerRole } from './commands/role';
+import { registerSettings } from './commands/settings';
+import { registerStatus } from './commands/status';
+import { EXIT, exitCodeFor, InterruptedError, RefusedError, UsageError } from './exit-codes';
+import type { CliIO } from './io';
+import { parsePort, parsePositiveInt } from './options';
+import { type RunAction, Session } from './session';
+
+export function buildProgram(io: CliIO, run: RunAction, version: string): Command {
+  const program = new Command('authctl');
+  program
+    .description('nodetool-style administration of an authcache cluster: one call reaches every node')
+    // -h is the host, as in nodetool; help is --help only (inherited by every verb).
+    .helpOption('--help', 'show help for authctl or a verb')
+    .option('-h, --host <host>', 'node to talk to: host, host:port (as authctl status prints it) or URL', '127.0.0.1')
+    .option('-p, --port <port>', 'HTTP port of that node', parsePort, 7070)
+    .option('--token <token>', 'admin bearer token (default: $AUTHCACHE_ADMIN_TOKEN)')
+    .option('--json', 'print the raw JSON answer, for scripts')
+    .option('--timeout-ms <ms>', 'give up on the node after this long', parsePositiveInt, 5000)
+    .version(version, '--version', 'print the authctl version')
+    .configureHelp({ showGlobalOptions: true })
+    .showHelpAfterError('(authctl --help, or authctl <verb> --help, for usage)')
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+    })
+    // Throw instead of process.exit, so main() maps every outcome to DESIGN §7's exit codes.
+    .exitOverride()
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 done; 1 refused (401/403, rejected login, error answer, or a node did not apply the change);
+            2 usage; 3 node unreachable or unavailable (503).
+
+Examples:
+  authctl -p 7001 status
+  authctl invalidatecredentialscache alice
+  printf '%s' "$PW" | authctl role alter alice --password-stdin
+  for node in $(authctl status | grep '^UN' | awk '{print $2}'); do authctl -h "$node" invalidatecredentialscache --local; done`,
+    );
+  registerStatus(program, run);
+  registerInvalidate(program, run);
+  registerSettings(program, run);
+  registerRole(program, run);
+  registerLogin(program, run);
+  return program;
+}
+
+/** Runs one command line (without `node authctl`) and resolves to its exit code; never throws. */
+export async function main(argv: readonly string[], io: CliIO, version = '0.0.0'): Promise<number> {
+  let code: number = EXIT.OK;
+  let session: Session | undefined;
+  const run: RunAction = async (cmd, body) => {
+    session = Session.from(cmd, io);
+    code = await body(session);
+  };
+  const program = buildProgram(io, run, version);
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return code;
+  } catch (err) {
+    // Commander has printed its own message (usage errors, --help, --version).
+    if (!(err instanceof CommanderError)) report(err, io, session);
+    return exitCodeFor(err);
+  }
+}
+
+function report(err: unknown, io: CliIO, s: Session | undefined): void {
+  const say = (line: string) => io.stderr.write(`authctl: ${line}\n`);
+  if (err instanceof UsageError) {
+    say(`error: ${err.message}`);
+    say('(authctl <verb> --help for usage)');
+    return;
+  }
+  if (err instanceof RefusedError || err instanceof InterruptedError) {
+    say(err.message);
+    return;
+  }
+  if (err instanceof ConnectionError) {
+    say(`cannot reach ${s?.address ?? 'the node'}: ${err.attempts.map((a) => a.error).join('; ')}`);
+    return;
+  }
+  if (err instanceof HttpError) {
+    // --json: the node's own answer, for the script; the line on stderr is for the person.
+    if (s?.json === true && typeof err.body === 'object' && err.body !== null) s.printJson(err.body);
+    const hint =
+      err instanceof UnauthorizedError && s?.hasToken === false ? ' (no admin token: set AUTHCACHE_ADMIN_TOKEN or pass --token)' : '';
+    const kind = err instanceof UnavailableError ? 'unavailable' : 'refused';
+    say(`${kind}: HTTP ${err.status} from ${s?.address ?? err.node}: ${err.message}${hint}`);
+    return;
+  }
+  say(`unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+}

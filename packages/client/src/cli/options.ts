@@ -1,0 +1,113 @@
+/** Parsing of option values and of the settings flags (ours and Cassandra's) into one SettingsChange. */
+
+import { InvalidArgumentError } from 'commander';
+import type { CacheName, SettingsChange } from '../types';
+import { UsageError } from './exit-codes';
+
+export function parsePort(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 65535) {
+    throw new InvalidArgumentError('must be a port number, 1-65535.');
+  }
+  return Number(value);
+}
+
+/** Whole milliseconds, entries or minutes; 0 is allowed (ttl 0 disables caching, refresh 0 turns it off). */
+export function parseNonNegativeInt(value: string): number {
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) {
+    throw new InvalidArgumentError('must be a whole number, 0 or more.');
+  }
+  return Number(value);
+}
+
+export function parsePositiveInt(value: string): number {
+  const n = parseNonNegativeInt(value);
+  if (n === 0) throw new InvalidArgumentError('must be greater than 0.');
+  return n;
+}
+
+const CACHE_ALIASES: Record<string, CacheName> = {
+  credentialscache: 'credentials',
+  credentials: 'credentials',
+  rolescache: 'roles',
+  roles: 'roles',
+};
+
+/** Cassandra's names (CredentialsCache, RolesCache) and ours (credentials, roles), any case. */
+export function parseCacheName(value: string): CacheName {
+  const c = CACHE_ALIASES[value.toLowerCase()];
+  if (c === undefined) {
+    throw new InvalidArgumentError('must be CredentialsCache or RolesCache (or credentials, roles).');
+  }
+  return c;
+}
+
+/** Role and user names go into a URL path segment; the SDK would refuse these later, less clearly. */
+export function checkName(value: string, what: string): string {
+  if (value === '') throw new UsageError(`${what} must not be empty`);
+  if (value === '.' || value === '..') throw new UsageError(`${what} cannot be "." or ".."`);
+  return value;
+}
+
+/** For repeatable options (--grant a --grant b). */
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+export interface SettingsFlags {
+  cacheName?: CacheName;
+  ttlMs?: number;
+  ttlMinutes?: number;
+  validityPeriod?: number;
+  maxEntries?: number;
+  refreshMs?: number;
+  updateInterval?: number;
+  enableActiveUpdate?: boolean;
+  disableActiveUpdate?: boolean;
+  persistent?: boolean;
+  local?: boolean;
+}
+
+/** One value may be given by one flag only: --ttl-ms, --ttl-minutes and --validity-period all set the TTL. */
+export function settingsChangeFrom(f: SettingsFlags): SettingsChange & { local?: boolean } {
+  const ttl = exclusive('the validity (TTL)', [
+    ['--ttl-ms', f.ttlMs],
+    ['--ttl-minutes', f.ttlMinutes === undefined ? undefined : f.ttlMinutes * 60_000],
+    ['--validity-period', f.validityPeriod],
+  ]);
+  const refresh = exclusive('the refresh interval', [
+    ['--refresh-ms', f.refreshMs],
+    ['--update-interval', f.updateInterval],
+  ]);
+  if (f.enableActiveUpdate === true && f.disableActiveUpdate === true) {
+    throw new UsageError('--enable-active-update and --disable-active-update contradict each other');
+  }
+  if (f.ttlMinutes !== undefined && !Number.isSafeInteger(f.ttlMinutes * 60_000)) {
+    throw new UsageError('--ttl-minutes is too large');
+  }
+  const activeUpdate = f.enableActiveUpdate === true ? true : f.disableActiveUpdate === true ? false : undefined;
+  const change: SettingsChange & { local?: boolean } = {};
+  if (f.cacheName !== undefined) change.cache = f.cacheName;
+  if (ttl !== undefined) change.ttl_ms = ttl;
+  if (f.maxEntries !== undefined) change.max_entries = f.maxEntries;
+  if (refresh !== undefined) change.refresh_ms = refresh;
+  if (activeUpdate !== undefined) change.active_update = activeUpdate;
+  if (ttl === undefined && f.maxEntries === undefined && refresh === undefined && activeUpdate === undefined) {
+    throw new UsageError(
+      'nothing to change: give at least one of --ttl-ms/--ttl-minutes/--validity-period, --max-entries, ' +
+        '--refresh-ms/--update-interval, --enable-active-update/--disable-active-update',
+    );
+  }
+  if (f.persistent === true && f.local === true) {
+    // A local change is never written to Redis, so there would be nothing to persist.
+    throw new UsageError('--persistent and --local cannot be combined: a --local change lasts until the node restarts');
+  }
+  if (f.persistent === true) change.persistent = true;
+  if (f.local === true) change.local = true;
+  return change;
+}
+
+function exclusive(what: string, candidates: Array<[string, number | undefined]>): number | undefined {
+  const given = candidates.filter(([, v]) => v !== undefined);
+  if (given.length > 1) throw new UsageError(`${given.map(([flag]) => flag).join(' and ')} both set ${what}; give one`);
+  return given[0]?.[1];
+}

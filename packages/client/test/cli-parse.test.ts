@@ -1,0 +1,214 @@
+import { PassThrough, Readable } from 'node:stream';
+import { CommanderError, InvalidArgumentError } from 'commander';
+import { ConnectionError, ForbiddenError, InvalidCredentialsError, UnauthorizedError, UnavailableError } from '@authcache/client';
+import { EXIT, exitCodeFor, InterruptedError, RefusedError, UsageError } from '../src/cli/exit-codes';
+import { parseCacheName, parseNonNegativeInt, parsePort, settingsChangeFrom } from '../src/cli/options';
+import { promptHidden, readAll, resolvePassword } from '../src/cli/password';
+import { targetAddress } from '../src/cli/target';
+import type { CliIO } from '../src/cli/io';
+
+describe('targetAddress (-h/-p)', () => {
+  test.each([
+    ['127.0.0.1', 7070, false, '127.0.0.1:7070'],
+    ['10.0.0.5', 7001, true, '10.0.0.5:7001'],
+    // the address column of `authctl status`, passed back as nodetool runbooks do with -h $node
+    ['127.0.0.1:7002', 7070, false, '127.0.0.1:7002'],
+    ['127.0.0.1:7002', 7002, true, '127.0.0.1:7002'],
+    ['::1', 7001, true, '[::1]:7001'],
+    ['[::1]:7003', 7070, false, '[::1]:7003'],
+    ['https://auth.example.com', 8443, true, 'https://auth.example.com:8443'],
+    ['http://auth.example.com:9000/base', 7070, false, 'http://auth.example.com:9000/base'],
+  ])('%s with port %d (given: %s) -> %s', (host, port, given, expected) => {
+    expect(targetAddress(host, port, given)).toBe(expected);
+  });
+
+  test.each([
+    ['', 7070, false],
+    ['host:7002', 7001, true],
+    ['host:abc', 7070, false],
+    ['host:70000', 7070, false],
+    [':7001', 7070, false],
+    ['[::1', 7070, false],
+  ])('%j (port %d, given %s) is a usage error', (host, port, given) => {
+    expect(() => targetAddress(host, port, given)).toThrow(UsageError);
+  });
+});
+
+describe('option values', () => {
+  test('ports', () => {
+    expect(parsePort('7001')).toBe(7001);
+    for (const bad of ['0', '65536', 'abc', '-1', '70.5', '']) expect(() => parsePort(bad)).toThrow(InvalidArgumentError);
+  });
+
+  test('whole numbers', () => {
+    expect(parseNonNegativeInt('0')).toBe(0);
+    expect(parseNonNegativeInt('3600000')).toBe(3600000);
+    for (const bad of ['-5', '1e3', '1.5', 'x', '99999999999999999999']) expect(() => parseNonNegativeInt(bad)).toThrow(InvalidArgumentError);
+  });
+
+  test("cache names: Cassandra's and ours, any case", () => {
+    expect(parseCacheName('CredentialsCache')).toBe('credentials');
+    expect(parseCacheName('credentials')).toBe('credentials');
+    expect(parseCacheName('RolesCache')).toBe('roles');
+    expect(parseCacheName('ROLES')).toBe('roles');
+    expect(() => parseCacheName('PermissionsCache')).toThrow(InvalidArgumentError);
+  });
+});
+
+describe('settingsChangeFrom', () => {
+  test('our flags', () => {
+    expect(settingsChangeFrom({ ttlMinutes: 30, maxEntries: 500, refreshMs: 1000 })).toEqual({
+      ttl_ms: 1_800_000,
+      max_entries: 500,
+      refresh_ms: 1000,
+    });
+  });
+
+  test("Cassandra's flags map onto the same fields", () => {
+    expect(
+      settingsChangeFrom({ cacheName: 'credentials', validityPeriod: 2000, updateInterval: 1000, maxEntries: 10, enableActiveUpdate: true }),
+    ).toEqual({ cache: 'credentials', ttl_ms: 2000, refresh_ms: 1000, max_entries: 10, active_update: true });
+    expect(settingsChangeFrom({ disableActiveUpdate: true })).toEqual({ active_update: false });
+  });
+
+  test('ttl 0 (disable caching) is a change, not nothing', () => {
+    expect(settingsChangeFrom({ ttlMs: 0 })).toEqual({ ttl_ms: 0 });
+  });
+
+  test('persistent and local are passed on', () => {
+    expect(settingsChangeFrom({ ttlMs: 1, persistent: true })).toEqual({ ttl_ms: 1, persistent: true });
+    expect(settingsChangeFrom({ ttlMs: 1, local: true })).toEqual({ ttl_ms: 1, local: true });
+  });
+
+  test.each([
+    [{ ttlMs: 1, ttlMinutes: 1 }, /--ttl-ms and --ttl-minutes/],
+    [{ ttlMs: 1, validityPeriod: 1 }, /--ttl-ms and --validity-period/],
+    [{ refreshMs: 1, updateInterval: 1 }, /--refresh-ms and --update-interval/],
+    [{ enableActiveUpdate: true, disableActiveUpdate: true }, /contradict/],
+    [{ cacheName: 'roles' as const }, /nothing to change/],
+    [{}, /nothing to change/],
+    [{ ttlMs: 1, persistent: true, local: true }, /--persistent and --local/],
+  ])('%j is a usage error', (flags, message) => {
+    expect(() => settingsChangeFrom(flags)).toThrow(UsageError);
+    expect(() => settingsChangeFrom(flags)).toThrow(message);
+  });
+});
+
+describe('exit codes', () => {
+  test.each([
+    [new CommanderError(0, 'commander.helpDisplayed', ''), EXIT.OK],
+    [new CommanderError(1, 'commander.unknownOption', ''), EXIT.USAGE],
+    [new UsageError('x'), EXIT.USAGE],
+    [new ConnectionError([{ node: 'http://127.0.0.1:1', error: 'ECONNREFUSED' }]), EXIT.UNREACHABLE],
+    [new UnavailableError(503, { error: 'out of sync' }, 'n'), EXIT.UNREACHABLE],
+    [new UnauthorizedError(401, {}, 'n'), EXIT.REFUSED],
+    [new ForbiddenError(403, {}, 'n'), EXIT.REFUSED],
+    [new InvalidCredentialsError(401, {}, 'n'), EXIT.REFUSED],
+    [new RefusedError('exists'), EXIT.REFUSED],
+    [new InterruptedError(), 130],
+  ])('%p -> %d', (err, code) => {
+    expect(exitCodeFor(err)).toBe(code);
+  });
+});
+
+/** A terminal as far as the prompt can tell: raw mode is recorded, keystrokes are pushed by the test. */
+function fakeTty(): PassThrough & { isTTY: boolean; setRawMode: (on: boolean) => void; modes: boolean[] } {
+  const s = new PassThrough() as PassThrough & { isTTY: boolean; setRawMode: (on: boolean) => void; modes: boolean[] };
+  s.isTTY = true;
+  s.modes = [];
+  s.setRawMode = (on) => void s.modes.push(on);
+  return s;
+}
+
+function sink(): { write(s: string): boolean; text: string } {
+  return {
+    text: '',
+    write(s: string) {
+      this.text += s;
+      return true;
+    },
+  };
+}
+
+describe('passwords', () => {
+  test('the prompt echoes nothing, handles backspace and arrow keys, and leaves raw mode', async () => {
+    const tty = fakeTty();
+    const out = sink();
+    const p = promptHidden('Password: ', tty, out);
+    tty.write('s3cx\x7f');
+    tty.write('\x1b[Dret\r');
+    await expect(p).resolves.toBe('s3cret');
+    expect(out.text).toBe('Password: \n');
+    expect(tty.modes).toEqual([true, false]);
+  });
+
+  test('Ctrl-C at the prompt interrupts', async () => {
+    const tty = fakeTty();
+    const p = promptHidden('Password: ', tty, sink());
+    tty.write('abc\x03');
+    await expect(p).rejects.toBeInstanceOf(InterruptedError);
+    expect(tty.modes).toEqual([true, false]);
+  });
+
+  test('stdin: one trailing line break is dropped, inner whitespace kept', async () => {
+    await expect(readAll(Readable.from([Buffer.from('pa ss\r\n')]))).resolves.toBe('pa ss');
+    await expect(readAll(Readable.from([Buffer.from('pw\n\n')]))).resolves.toBe('pw\n');
+  });
+
+  const io = (stdin: CliIO['stdin']): CliIO & { err: ReturnType<typeof sink> } => {
+    const err = sink();
+    return { stdout: sink(), stderr: err, stdin, env: {}, err };
+  };
+
+  test('--password works but warns on stderr', async () => {
+    const x = io(Readable.from([]));
+    await expect(resolvePassword({ password: 'pw', passwordStdin: undefined, required: true, confirm: false }, x)).resolves.toBe('pw');
+    expect(x.err.text).toMatch(/warning: a password on the command line/);
+  });
+
+  test('--password-stdin reads stdin, silently', async () => {
+    const x = io(Readable.from([Buffer.from('from-stdin\n')]));
+    await expect(resolvePassword({ password: undefined, passwordStdin: true, required: true, confirm: false }, x)).resolves.toBe('from-stdin');
+    expect(x.err.text).toBe('');
+  });
+
+  test('no password and no terminal: usage error, nothing read', async () => {
+    const x = io(Readable.from([Buffer.from('ignored')]));
+    await expect(resolvePassword({ password: undefined, passwordStdin: undefined, required: true, confirm: false }, x)).rejects.toThrow(
+      /use --password-stdin/,
+    );
+  });
+
+  test('optional password not asked for: none', async () => {
+    const x = io(Readable.from([]));
+    await expect(resolvePassword({ password: undefined, passwordStdin: undefined, required: false, confirm: true }, x)).resolves.toBeUndefined();
+  });
+
+  test('both --password and --password-stdin: usage error', async () => {
+    const x = io(Readable.from([]));
+    await expect(resolvePassword({ password: 'a', passwordStdin: true, required: true, confirm: false }, x)).rejects.toBeInstanceOf(UsageError);
+  });
+
+  test('empty password on stdin: usage error', async () => {
+    const x = io(Readable.from([Buffer.from('\n')]));
+    await expect(resolvePassword({ password: undefined, passwordStdin: true, required: true, confirm: false }, x)).rejects.toThrow(/empty/);
+  });
+
+  test('a new password is asked twice on a terminal, and must match', async () => {
+    const tty = fakeTty();
+    const x = io(tty);
+    const ok = resolvePassword({ password: true, passwordStdin: undefined, required: false, confirm: true }, x);
+    tty.write('n3w\r');
+    await new Promise((r) => setImmediate(r));
+    tty.write('n3w\r');
+    await expect(ok).resolves.toBe('n3w');
+    expect(x.err.text).toBe('Password: \nPassword (again): \n');
+
+    const tty2 = fakeTty();
+    const bad = resolvePassword({ password: true, passwordStdin: undefined, required: false, confirm: true }, io(tty2));
+    tty2.write('one\r');
+    await new Promise((r) => setImmediate(r));
+    tty2.write('two\r');
+    await expect(bad).rejects.toThrow(/do not match/);
+  });
+});
