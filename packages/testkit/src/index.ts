@@ -4,3 +4,4 @@ export { startRedis, NO_REDIS_MESSAGE, type RedisHandle, type RedisSource, type 
 export { startNode, nodeEnv, type NodeHandle, type NodeOptions } from './node-process';
 export { startCluster, type ClusterHandle, type ClusterOptions } from './cluster';
 export { repoRoot, defaultNodeEntry } from './repo-root';
+export { startTcpProxy, type TcpProxy, type CutMode } from './tcp-proxy';
