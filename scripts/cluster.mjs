@@ -41,6 +41,9 @@ const nodeEnv = {
   LOG_LEVEL: process.env.LOG_LEVEL || 'warn',
   // The real bcrypt cost (default 10) unless this shell sets one; the testkit's fast cost is for tests.
   AUTHCACHE_BCRYPT_COST: process.env.AUTHCACHE_BCRYPT_COST,
+  // Production throttling defaults too, unless this shell sets them.
+  AUTHCACHE_LOGIN_MAX_FAILURES: process.env.AUTHCACHE_LOGIN_MAX_FAILURES,
+  AUTHCACHE_LOGIN_MAX_FAILURES_PER_ADDRESS: process.env.AUTHCACHE_LOGIN_MAX_FAILURES_PER_ADDRESS,
 };
 
 for (const { id, port } of NODES) {

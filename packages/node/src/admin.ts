@@ -70,7 +70,7 @@ export class Admin {
         ...(memberOf !== undefined ? { memberOf } : {}),
       }),
     );
-    this.node.log.info({ role: name, created, password: hash !== undefined, login: input.login, superuser: input.superuser, grants: memberOf, affected: affected.length }, 'role written');
+    this.node.log.info({ role: name, created, passwordChanged: hash !== undefined, login: input.login, superuser: input.superuser, grants: memberOf, affected: affected.length }, 'role written');
     const propagation = await this.invalidate(affected);
     const stored = await this.backend(() => store.get(name));
     return { role: roleInfo(stored!), created, propagation };

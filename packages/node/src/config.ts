@@ -20,6 +20,8 @@ export interface Config {
   ackTimeoutMs: number;
   logMaxLen: number;
   shutdownGraceMs: number;
+  throttle: { maxFailuresPerUser: number; maxFailuresPerAddress: number; windowMs: number };
+  tls: { cert: string; key: string; ca: string | undefined } | undefined;
 }
 
 /** A bad or missing variable; main prints `message` as the one line and exits non-zero. */
@@ -63,6 +65,31 @@ function bool(env: Env, name: string, fallback: boolean): boolean {
   if (['true', '1', 'yes', 'on'].includes(v)) return true;
   if (['false', '0', 'no', 'off'].includes(v)) return false;
   throw new ConfigError(name, `must be true or false, got "${raw}"`);
+}
+
+/** TLS for the HTTP API: PEM files; with a CA, client certificates it signed are admin credentials. */
+function loadTls(env: Env): Config['tls'] {
+  const certPath = str(env, 'AUTHCACHE_TLS_CERT');
+  const keyPath = str(env, 'AUTHCACHE_TLS_KEY');
+  const caPath = str(env, 'AUTHCACHE_TLS_CA');
+  if (certPath === undefined && keyPath === undefined) {
+    if (caPath !== undefined) throw new ConfigError('AUTHCACHE_TLS_CA', 'needs AUTHCACHE_TLS_CERT and AUTHCACHE_TLS_KEY');
+    return undefined;
+  }
+  if (certPath === undefined) throw new ConfigError('AUTHCACHE_TLS_CERT', 'is required with AUTHCACHE_TLS_KEY');
+  if (keyPath === undefined) throw new ConfigError('AUTHCACHE_TLS_KEY', 'is required with AUTHCACHE_TLS_CERT');
+  const read = (name: string, path: string) => {
+    try {
+      return readFileSync(path, 'utf8');
+    } catch (err) {
+      throw new ConfigError(name, `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+  };
+  return {
+    cert: read('AUTHCACHE_TLS_CERT', certPath),
+    key: read('AUTHCACHE_TLS_KEY', keyPath),
+    ca: caPath === undefined ? undefined : read('AUTHCACHE_TLS_CA', caPath),
+  };
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -109,5 +136,11 @@ export function loadConfig(env: Env = process.env): Config {
     ackTimeoutMs: int(env, 'AUTHCACHE_ACK_TIMEOUT_MS', 2000, 10, 60_000),
     logMaxLen: int(env, 'AUTHCACHE_LOG_MAX_LEN', 10_000, 10, 10_000_000),
     shutdownGraceMs: int(env, 'AUTHCACHE_SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
+    throttle: {
+      maxFailuresPerUser: int(env, 'AUTHCACHE_LOGIN_MAX_FAILURES', 5, 0, 1_000_000),
+      maxFailuresPerAddress: int(env, 'AUTHCACHE_LOGIN_MAX_FAILURES_PER_ADDRESS', 50, 0, 1_000_000),
+      windowMs: int(env, 'AUTHCACHE_LOGIN_THROTTLE_WINDOW_MS', 60_000, 1, YEAR_MS),
+    },
+    tls: loadTls(env),
   };
 }

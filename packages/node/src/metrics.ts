@@ -9,6 +9,7 @@ export class Metrics {
   readonly loginCached = this.logins.labels('cached');
   readonly loginRejected = this.logins.labels('rejected');
   readonly loginUnavailable = this.logins.labels('unavailable');
+  readonly loginThrottled = this.logins.labels('throttled');
   readonly busRejected = new Counter({ name: 'authcache_bus_rejected_total', help: 'Bus messages rejected, by reason', labelNames: ['reason'], registers: [this.registry] });
   readonly updatesApplied = new Counter({ name: 'authcache_updates_applied_total', help: 'ConfigUpdates applied, by kind', labelNames: ['kind'], registers: [this.registry] });
   readonly catchUps = new Counter({ name: 'authcache_catchups_total', help: 'Missed updates read back from the log', registers: [this.registry] });
@@ -22,7 +23,7 @@ export class Metrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
-    for (const reason of REJECT_REASONS) this.busRejected.labels(reason).inc(0);
+    for (const reason of [...REJECT_REASONS, 'replayed', 'bad_seq']) this.busRejected.labels(reason).inc(0);
   }
 
   /** Cache gauges read at scrape time, so the login path only bumps plain counters. */

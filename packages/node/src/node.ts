@@ -12,6 +12,7 @@ import { Bus } from './bus/bus';
 import { Membership, type Heartbeat } from './membership';
 import { unavailable } from './errors';
 import { Admin } from './admin';
+import { LoginThrottle } from './security/login-throttle';
 
 /** A ConfigUpdate's effect, from the bus or applied locally (`?local=true`). */
 export type Change = { [K in Kind]: { kind: K; body: BodyByKind[K] } }[Kind];
@@ -33,6 +34,7 @@ export class AuthcacheNode {
   readonly bus: Bus;
   readonly membership: Membership;
   readonly admin: Admin = new Admin(this);
+  readonly throttle: LoginThrottle;
   private overlays: Overlays = { transient: {}, persistent: {} };
   private readonly defaults: Required<SettingsValues>;
   private status: NodeStatus = 'STARTING';
@@ -56,6 +58,7 @@ export class AuthcacheNode {
       refresh_ms: config.cache.refreshMs,
       active_update: config.cache.activeUpdate,
     };
+    this.throttle = new LoginThrottle(config.throttle);
     this.roles = new RedisRoleStore(cmd, this.names);
     this.passwords = new Passwords(config.bcryptCost);
     this.cache = new AuthCache(this.roles, this.passwords, this.settings(), log);

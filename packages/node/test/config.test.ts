@@ -46,6 +46,8 @@ describe('loadConfig', () => {
       ackTimeoutMs: 2000,
       logMaxLen: 10_000,
       shutdownGraceMs: 10_000,
+      throttle: { maxFailuresPerUser: 5, maxFailuresPerAddress: 50, windowMs: 60_000 },
+      tls: undefined,
     });
   });
 
@@ -70,6 +72,9 @@ describe('loadConfig', () => {
       AUTHCACHE_ACK_TIMEOUT_MS: '10',
       AUTHCACHE_LOG_MAX_LEN: '10000000',
       AUTHCACHE_SHUTDOWN_GRACE_MS: '0',
+      AUTHCACHE_LOGIN_MAX_FAILURES: '0',
+      AUTHCACHE_LOGIN_MAX_FAILURES_PER_ADDRESS: '7',
+      AUTHCACHE_LOGIN_THROTTLE_WINDOW_MS: '1500',
     });
     expect(c).toEqual({
       redisUrl: 'rediss://user:pw@redis.example:6380/2',
@@ -88,6 +93,8 @@ describe('loadConfig', () => {
       ackTimeoutMs: 10,
       logMaxLen: 10_000_000,
       shutdownGraceMs: 0,
+      throttle: { maxFailuresPerUser: 0, maxFailuresPerAddress: 7, windowMs: 1500 },
+      tls: undefined,
     });
   });
 

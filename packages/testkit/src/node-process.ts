@@ -67,6 +67,9 @@ export function nodeEnv(opts: NodeOptions, id: string, port: number): NodeJS.Pro
     AUTHCACHE_CLUSTER_SECRET: opts.secret,
     LOG_LEVEL: 'info',
     AUTHCACHE_BCRYPT_COST: '4',
+    // Tests make many failed logins on purpose; the suites that test throttling turn it on.
+    AUTHCACHE_LOGIN_MAX_FAILURES: '0',
+    AUTHCACHE_LOGIN_MAX_FAILURES_PER_ADDRESS: '0',
     ...opts.env,
   };
   for (const [key, value] of Object.entries(merged)) if (value === undefined) delete merged[key];

@@ -47,6 +47,10 @@ type RedisWithPublish = Redis & {
 
 /** Only acks for recent updates are sent during a catch-up; nobody waits for older ones. */
 const ACK_HORIZON_MS = 30_000;
+const SEEN_IDS = 10_000;
+
+/** Why a frame was not applied: the codec's reasons, and the bus's own. */
+export type Rejection = RejectReason | 'unexpected_kind' | 'replayed' | 'bad_seq';
 const REJECT_LOG_INTERVAL_MS = 10_000;
 
 /**
@@ -63,7 +67,9 @@ export class Bus {
   private readonly early: Buffer[] = [];
   private chain: Promise<void> = Promise.resolve();
   private readonly waiters = new Map<string, AckWaiter>();
-  private readonly lastRejectLog = new Map<RejectReason | 'unexpected_kind', number>();
+  private readonly lastRejectLog = new Map<Rejection, number>();
+  /** Ids of recently applied updates: a signed frame published again under a new seq is a replay. */
+  private readonly seenIds = new Map<string, true>();
   private timer: NodeJS.Timeout | undefined;
   private ticking = false;
   private readonly now: () => number;
@@ -170,7 +176,7 @@ export class Bus {
     return undefined;
   }
 
-  private reject(reason: RejectReason | 'unexpected_kind', detail: string): void {
+  private reject(reason: Rejection, detail: string): void {
     this.o.metrics.busRejected.labels(reason === 'unexpected_kind' ? 'invalid' : reason).inc();
     const last = this.lastRejectLog.get(reason) ?? 0;
     if (this.now() - last >= REJECT_LOG_INTERVAL_MS) {
@@ -198,12 +204,26 @@ export class Bus {
       if (live) await this.ack(u, true);
       return;
     }
-    if (d.action === 'gap') await this.catchUp(d.to);
+    if (d.action === 'gap') {
+      // Redis INCRs before it publishes: a seq above the counter was never assigned (a forged or replayed frame).
+      const current = Number((await this.o.cmd.get(this.o.names.seq)) ?? 0);
+      if (u.seq > current) return this.reject('bad_seq', `seq ${u.seq} is above the cluster's ${current}`);
+      await this.catchUp(d.to);
+    }
     if (u.seq === this.applied + 1) await this.applyOne(u);
     else if (u.seq <= this.applied && live) await this.ack(u, true); // covered by the catch-up or a resync
   }
 
   private async applyOne(u: ConfigUpdate): Promise<void> {
+    if (this.seenIds.has(u.id)) {
+      // Already applied under an earlier seq: keep the sequence moving, change nothing.
+      this.reject('replayed', `update ${u.id} at seq ${u.seq} was applied before`);
+      this.applied = u.seq;
+      this.o.metrics.appliedSeq.set(u.seq);
+      return;
+    }
+    this.seenIds.set(u.id, true);
+    if (this.seenIds.size > SEEN_IDS) this.seenIds.delete(this.seenIds.keys().next().value as string);
     let error: string | undefined;
     try {
       this.o.apply(u);

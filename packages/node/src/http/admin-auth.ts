@@ -1,6 +1,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { AuthcacheNode } from '../node';
 import { HttpError } from '../errors';
+import { authenticate } from './authenticate';
+import { basicCredentials } from './routes/login';
 
 export type AdminGuard = (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
 
@@ -9,21 +13,39 @@ function digest(s: string): Buffer {
   return createHash('sha256').update(s).digest();
 }
 
-/** Admin routes: `Authorization: Bearer <AUTHCACHE_ADMIN_TOKEN>`; none 401, wrong 403. */
-export function adminAuth(token: string | undefined): AdminGuard {
+/**
+ * Admin routes accept, in this order: a client certificate signed by AUTHCACHE_TLS_CA (as
+ * OpenSearch's admin certificates), `Authorization: Bearer <AUTHCACHE_ADMIN_TOKEN>`, or HTTP
+ * Basic of a role with superuser status. No credentials: 401; credentials that are not admin: 403.
+ * Runs in onRequest, before the body is read, so nobody without credentials reaches validation.
+ */
+export function adminAuth(node: AuthcacheNode): AdminGuard {
+  const token = node.config.adminToken;
   const expected = token === undefined ? undefined : digest(token);
+  const clientCerts = node.config.tls?.ca !== undefined;
   return async (req, reply) => {
+    if (clientCerts && (req.raw.socket as TLSSocket).authorized === true) return;
     const header = req.headers.authorization;
     if (header === undefined || header === '') {
-      reply.header('www-authenticate', 'Bearer realm="authcache"');
-      throw new HttpError(401, 'admin credentials required: Authorization: Bearer <token>');
+      reply.header('www-authenticate', 'Bearer realm="authcache", Basic realm="authcache"');
+      throw new HttpError(401, 'admin credentials required: Authorization: Bearer <token>, or HTTP Basic of a superuser');
     }
-    const m = /^Bearer\s+(.+)$/i.exec(header);
-    if (!m) throw new HttpError(403, 'admin access denied');
-    if (expected === undefined) throw new HttpError(403, 'admin API disabled: no AUTHCACHE_ADMIN_TOKEN is configured on this node');
-    if (!timingSafeEqual(digest(m[1]!.trim()), expected)) {
+    const bearer = /^Bearer\s+(.+)$/i.exec(header);
+    if (bearer) {
+      if (expected !== undefined && timingSafeEqual(digest(bearer[1]!.trim()), expected)) return;
       req.log.warn({ ip: req.ip, url: req.url }, 'admin call with a wrong token');
       throw new HttpError(403, 'admin access denied');
+    }
+    const basic = basicCredentials(header);
+    if (!basic) throw new HttpError(401, 'unreadable Authorization header');
+    const r = await authenticate(node, basic.username, basic.password, req.ip);
+    if (!r.ok) {
+      reply.header('www-authenticate', 'Basic realm="authcache"');
+      throw new HttpError(401, 'invalid credentials');
+    }
+    if (!r.superuser) {
+      req.log.warn({ ip: req.ip, url: req.url, user: basic.username }, 'admin call by a role without superuser status');
+      throw new HttpError(403, 'admin access denied: superuser status required');
     }
   };
 }

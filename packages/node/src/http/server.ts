@@ -2,6 +2,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { AuthcacheNode } from '../node';
 import { HttpError } from '../errors';
 import { adminAuth } from './admin-auth';
+import { ThrottledError } from './authenticate';
 import { loginRoutes } from './routes/login';
 import { cacheRoutes } from './routes/cache';
 import { settingsRoutes } from './routes/settings';
@@ -12,14 +13,17 @@ export const BODY_LIMIT = 64 * 1024;
 
 /** The HTTP API of DESIGN §6 on fastify, logging through the node's pino logger. */
 export function buildServer(node: AuthcacheNode): FastifyInstance {
+  const tls = node.config.tls;
   const app = Fastify({
+    // With a CA, client certificates are asked for but not required: the admin guard decides.
+    ...(tls ? { https: { cert: tls.cert, key: tls.key, ...(tls.ca ? { ca: tls.ca, requestCert: true, rejectUnauthorized: false } : {}) } } : {}),
     loggerInstance: node.log as FastifyBaseLogger,
     // Per-request logs would sit on the login hot path; admin actions log what they do instead.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT,
     return503OnClosing: true,
     ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false } },
-  });
+  }) as unknown as FastifyInstance;
 
   // curl users send `Content-Type: application/json` on body-less DELETEs (OpenSearch's docs do): accept an empty body.
   app.removeContentTypeParser(['application/json', 'text/plain']);
@@ -34,6 +38,7 @@ export function buildServer(node: AuthcacheNode): FastifyInstance {
   });
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string; validation?: unknown }, req, reply) => {
+    if (err instanceof ThrottledError) reply.header('retry-after', String(err.retryAfterSeconds));
     if (err instanceof HttpError) return reply.code(err.status).send({ error: err.message });
     if (err.validation) return reply.code(400).send({ error: err.message });
     const status = err.statusCode ?? 500;
@@ -65,7 +70,7 @@ export function buildServer(node: AuthcacheNode): FastifyInstance {
     return reply.code(404).send({ error: `no route for ${req.method} ${path}` });
   });
 
-  const admin = adminAuth(node.config.adminToken);
+  const admin = adminAuth(node);
   app.register(async (scope) => {
     loginRoutes(scope, node);
     clusterRoutes(scope, node, admin);

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { AuthcacheNode } from '../../node';
 import { HttpError } from '../../errors';
+import { authenticate } from '../authenticate';
 
 export const MAX_USERNAME = 256;
 /** bcrypt reads 72 bytes; anything far longer is not a password but an attempt to waste our time. */
@@ -37,7 +38,7 @@ export function loginRoutes(app: FastifyInstance, node: AuthcacheNode): void {
   app.post<{ Body: { username: string; password: string } }>('/v1/login', { schema: { body: loginBody } }, async (req, reply) => {
     if (req.body === undefined) throw new HttpError(400, 'body required: {"username","password"}');
     const { username, password } = req.body;
-    const r = await node.login(username, password);
+    const r = await authenticate(node, username, password, req.ip);
     if (!r.ok) return reply.code(401).send(INVALID);
     return { username, roles: r.roles, superuser: r.superuser, cached: r.cached, node: nodeId };
   });
@@ -45,7 +46,7 @@ export function loginRoutes(app: FastifyInstance, node: AuthcacheNode): void {
   app.get('/_plugins/_security/authinfo', async (req, reply) => {
     const creds = basicCredentials(req.headers.authorization);
     if (!creds) return reply.code(401).header('www-authenticate', 'Basic realm="authcache"').send({ error: 'HTTP Basic credentials required' });
-    const r = await node.login(creds.username, creds.password);
+    const r = await authenticate(node, creds.username, creds.password, req.ip);
     if (!r.ok) return reply.code(401).header('www-authenticate', 'Basic realm="authcache"').send(INVALID);
     return { user_name: creds.username, roles: r.roles, backend_roles: r.roles, superuser: r.superuser, node: nodeId };
   });
