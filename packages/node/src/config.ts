@@ -22,6 +22,8 @@ export interface Config {
   shutdownGraceMs: number;
   throttle: { maxFailuresPerUser: number; maxFailuresPerAddress: number; windowMs: number };
   tls: { cert: string; key: string; ca: string | undefined } | undefined;
+  /** Extra TLS material for `rediss://`: a private CA, a client certificate. */
+  redisTls: { ca?: string; cert?: string; key?: string } | undefined;
 }
 
 /** A bad or missing variable; main prints `message` as the one line and exits non-zero. */
@@ -78,18 +80,34 @@ function loadTls(env: Env): Config['tls'] {
   }
   if (certPath === undefined) throw new ConfigError('AUTHCACHE_TLS_CERT', 'is required with AUTHCACHE_TLS_KEY');
   if (keyPath === undefined) throw new ConfigError('AUTHCACHE_TLS_KEY', 'is required with AUTHCACHE_TLS_CERT');
-  const read = (name: string, path: string) => {
-    try {
-      return readFileSync(path, 'utf8');
-    } catch (err) {
-      throw new ConfigError(name, `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-    }
-  };
+  const read = readPem;
   return {
     cert: read('AUTHCACHE_TLS_CERT', certPath),
     key: read('AUTHCACHE_TLS_KEY', keyPath),
     ca: caPath === undefined ? undefined : read('AUTHCACHE_TLS_CA', caPath),
   };
+}
+
+function readPem(name: string, path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(name, `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+}
+
+function loadRedisTls(env: Env, redisUrl: string): Config['redisTls'] {
+  const out: NonNullable<Config['redisTls']> = {};
+  for (const [key, name] of [['ca', 'AUTHCACHE_REDIS_TLS_CA'], ['cert', 'AUTHCACHE_REDIS_TLS_CERT'], ['key', 'AUTHCACHE_REDIS_TLS_KEY']] as const) {
+    const path = str(env, name);
+    if (path === undefined) continue;
+    if (!redisUrl.startsWith('rediss://')) throw new ConfigError(name, 'needs a rediss:// REDIS_URL');
+    out[key] = readPem(name, path);
+  }
+  if ((out.cert === undefined) !== (out.key === undefined)) {
+    throw new ConfigError(out.cert === undefined ? 'AUTHCACHE_REDIS_TLS_CERT' : 'AUTHCACHE_REDIS_TLS_KEY', 'client certificate and key go together');
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -142,5 +160,6 @@ export function loadConfig(env: Env = process.env): Config {
       windowMs: int(env, 'AUTHCACHE_LOGIN_THROTTLE_WINDOW_MS', 60_000, 1, YEAR_MS),
     },
     tls: loadTls(env),
+    redisTls: loadRedisTls(env, redisUrl),
   };
 }

@@ -44,7 +44,7 @@ export class AuthcacheNode {
 
   constructor(readonly config: Config, readonly log: Logger) {
     this.names = clusterNames(config.cluster);
-    const { cmd, sub } = connectRedis(config.redisUrl);
+    const { cmd, sub } = connectRedis(config.redisUrl, config.redisTls);
     this.redis = cmd;
     this.sub = sub;
     for (const [name, conn] of [['commands', cmd], ['subscriber', sub]] as const) {

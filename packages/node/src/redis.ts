@@ -4,8 +4,9 @@ import Redis, { type RedisOptions } from 'ioredis';
  * The two connections a node holds: one for commands (fail fast while disconnected, so a login
  * gets a clear 503 instead of waiting in a queue) and one in subscriber mode for the bus.
  */
-export function connectRedis(url: string): { cmd: Redis; sub: Redis } {
+export function connectRedis(url: string, tls?: { ca?: string; cert?: string; key?: string }): { cmd: Redis; sub: Redis } {
   const common: RedisOptions = {
+    ...(tls ? { tls } : {}),
     lazyConnect: true,
     connectTimeout: 2000,
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 10), 1000),
