@@ -16,6 +16,8 @@ export interface Config {
   maxStalenessMs: number;
   logLevel: string;
   bcryptCost: number;
+  /** bcrypt checks running at once; undefined: one core less than the machine has. */
+  bcryptConcurrency: number | undefined;
   heartbeatMs: number;
   ackTimeoutMs: number;
   logMaxLen: number;
@@ -150,6 +152,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxStalenessMs: int(env, 'AUTHCACHE_MAX_STALENESS_MS', 5000, 100, YEAR_MS),
     logLevel,
     bcryptCost: int(env, 'AUTHCACHE_BCRYPT_COST', 10, 4, 31),
+    bcryptConcurrency: str(env, 'AUTHCACHE_BCRYPT_CONCURRENCY') === undefined ? undefined : int(env, 'AUTHCACHE_BCRYPT_CONCURRENCY', 1, 1, 256),
     heartbeatMs: int(env, 'AUTHCACHE_HEARTBEAT_MS', 1000, 50, 60_000),
     ackTimeoutMs: int(env, 'AUTHCACHE_ACK_TIMEOUT_MS', 2000, 10, 60_000),
     logMaxLen: int(env, 'AUTHCACHE_LOG_MAX_LEN', 10_000, 10, 10_000_000),

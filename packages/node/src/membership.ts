@@ -70,6 +70,21 @@ export class Membership {
   }
 
   async liveIds(): Promise<string[]> {
-    return (await this.list()).filter((m) => m.status === 'UP').map((m) => m.id);
+    return this.liveIdsFrom(await this.redis.hgetall(this.names.members));
+  }
+
+  /** UP members in a raw read of the members hash (the bus reads it in the same round trip as its publish). */
+  liveIdsFrom(raw: Record<string, string>): string[] {
+    const now = this.now();
+    const out: string[] = [];
+    for (const [id, json] of Object.entries(raw)) {
+      try {
+        const hb = JSON.parse(json) as Heartbeat;
+        if (!hb.left && now - hb.ts < this.downAfterMs) out.push(id);
+      } catch {
+        // an unreadable heartbeat is not a live member
+      }
+    }
+    return out;
   }
 }

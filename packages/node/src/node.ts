@@ -60,7 +60,7 @@ export class AuthcacheNode {
     };
     this.throttle = new LoginThrottle(config.throttle);
     this.roles = new RedisRoleStore(cmd, this.names);
-    this.passwords = new Passwords(config.bcryptCost);
+    this.passwords = new Passwords(config.bcryptCost, config.bcryptConcurrency);
     this.cache = new AuthCache(this.roles, this.passwords, this.settings(), log);
     this.membership = new Membership(cmd, this.names, 3 * config.heartbeatMs + 500);
     this.bus = new Bus({
@@ -76,7 +76,7 @@ export class AuthcacheNode {
       heartbeatMs: config.heartbeatMs,
       apply: (u) => this.apply(u),
       resync: (reason) => this.resync(reason),
-      liveMembers: () => this.membership.liveIds(),
+      liveMembers: (raw) => this.membership.liveIdsFrom(raw),
     });
     this.metrics.addCacheStats(() => this.cache.stats() as unknown as Record<string, Record<string, number>>);
   }

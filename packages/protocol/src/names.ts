@@ -12,8 +12,10 @@ export interface ClusterNames {
   log: string;
   /** Pub/sub channel of ConfigUpdate frames. */
   updates: string;
-  /** Pub/sub channel of ack frames. */
+  /** Prefix of the ack channels. */
   acks: string;
+  /** Pub/sub channel where `node` hears the acks of the updates it published (one per origin, so acks cost O(nodes)). */
+  acksFor(node: string): string;
   /** Hash nodeId -> JSON heartbeat. */
   members: string;
   /** Set of role names. */
@@ -43,6 +45,7 @@ export function clusterNames(cluster: string): ClusterNames {
     log: `${cluster}:log`,
     updates: `${cluster}:updates`,
     acks: `${cluster}:acks`,
+    acksFor: (node: string) => `${cluster}:acks:${node}`,
     members: `${cluster}:members`,
     rolesIndex: `${cluster}:roles`,
     role: (name: string) => `${cluster}:role:${name}`,

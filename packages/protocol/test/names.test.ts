@@ -3,13 +3,14 @@ import { clusterNames, isValidClusterName } from '@authcache/protocol';
 describe('clusterNames', () => {
   it('derives every key and channel from the cluster prefix', () => {
     const n = clusterNames('authcache');
-    expect({ ...n, role: n.role('alice') }).toEqual({
+    expect({ ...n, role: n.role('alice'), acksFor: n.acksFor('n1') }).toEqual({
       cluster: 'authcache',
       seq: 'authcache:seq',
       epoch: 'authcache:epoch',
       log: 'authcache:log',
       updates: 'authcache:updates',
       acks: 'authcache:acks',
+      acksFor: 'authcache:acks:n1',
       members: 'authcache:members',
       rolesIndex: 'authcache:roles',
       role: 'authcache:role:alice',

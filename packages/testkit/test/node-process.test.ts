@@ -60,6 +60,8 @@ describe('startNode', () => {
       AUTHCACHE_CLUSTER_SECRET: 'sekrit',
       LOG_LEVEL: 'info',
       AUTHCACHE_BCRYPT_COST: '4',
+      AUTHCACHE_LOGIN_MAX_FAILURES: '0',
+      AUTHCACHE_LOGIN_MAX_FAILURES_PER_ADDRESS: '0',
       STANDIN_READY_AFTER_MS: '300',
     });
     expect(node.logs()).toContain('"msg":"listening"');

@@ -30,20 +30,28 @@ export interface BusOptions {
   apply(update: ConfigUpdate): void;
   /** Brings the node back to a state it can trust after updates were lost: flush all, reload settings. */
   resync(reason: 'gap' | 'reset' | 'apply_failed'): Promise<void>;
-  /** Ids of the members expected to acknowledge an update. */
-  liveMembers(): Promise<string[]>;
+  /** Ids of the members expected to acknowledge an update, from a read of the members hash. */
+  liveMembers(raw: Record<string, string>): string[];
   now?: () => number;
 }
 
 interface AckWaiter {
+  /** False until the members read with the publish is in: no verdict before that. */
+  known: boolean;
   expected: Set<string>;
   results: Map<string, { ok: boolean; error?: string }>;
   done: () => void;
 }
 
-type RedisWithPublish = Redis & {
-  authcachePublish(...args: Array<string | Buffer | number>): Promise<number>;
+type RedisPipelineWithPublish = ReturnType<Redis['pipeline']> & {
+  authcachePublish(...args: Array<string | Buffer | number>): RedisPipelineWithPublish;
 };
+
+function isComplete(w: AckWaiter): boolean {
+  if (!w.known) return false;
+  for (const id of w.expected) if (!w.results.has(id)) return false;
+  return true;
+}
 
 /** Only acks for recent updates are sent during a catch-up; nobody waits for older ones. */
 const ACK_HORIZON_MS = 30_000;
@@ -73,9 +81,11 @@ export class Bus {
   private timer: NodeJS.Timeout | undefined;
   private ticking = false;
   private readonly now: () => number;
+  private readonly ackChannel: string;
 
   constructor(private readonly o: BusOptions) {
     this.now = o.now ?? Date.now;
+    this.ackChannel = o.names.acksFor(o.nodeId);
     (o.cmd as Redis).defineCommand('authcachePublish', { numberOfKeys: 5, lua: PUBLISH_SCRIPT });
     o.sub.on('messageBuffer', (channel: Buffer, message: Buffer) => this.onMessage(channel.toString(), message));
   }
@@ -90,7 +100,7 @@ export class Bus {
   }
 
   async subscribe(): Promise<void> {
-    await this.o.sub.subscribe(this.o.names.updates, this.o.names.acks);
+    await this.o.sub.subscribe(this.o.names.updates, this.ackChannel);
   }
 
   /** Reads the cluster's position; call before loading state, then `start` with it. */
@@ -124,9 +134,7 @@ export class Bus {
   async publish(update: Omit<UnsignedUpdate, 'id' | 'origin' | 'ts'>, writes: readonly SettingsWrite[] = []): Promise<Propagation> {
     const full = { ...update, id: randomUUID(), origin: this.o.nodeId, ts: this.now() } as UnsignedUpdate;
     const frame = this.o.codec.encode(full);
-    const expected = new Set(await this.o.liveMembers());
-    expected.add(this.o.nodeId);
-    const waiter: AckWaiter = { expected, results: new Map(), done: () => undefined };
+    const waiter: AckWaiter = { known: false, expected: new Set([this.o.nodeId]), results: new Map(), done: () => undefined };
     const allAcked = new Promise<void>((resolve) => (waiter.done = resolve));
     this.waiters.set(full.id, waiter);
     let timeout: NodeJS.Timeout | undefined;
@@ -134,7 +142,14 @@ export class Bus {
       const args: Array<string | Buffer | number> = [frame, this.o.logMaxLen, this.o.names.updates, randomUUID()];
       for (const w of writes) args.push(w.value === undefined ? 'D' : 'S', w.layer === 'transient' ? 4 : 5, w.field, w.value ?? '');
       const n = this.o.names;
-      const seq = await (this.o.cmd as RedisWithPublish).authcachePublish(n.seq, n.log, n.epoch, n.settingsTransient, n.settingsPersistent, ...args);
+      // Who must acknowledge is read in the same round trip as the publish; acks that arrive first are kept.
+      const pipe = this.o.cmd.pipeline().hgetall(n.members) as unknown as RedisPipelineWithPublish;
+      pipe.authcachePublish(n.seq, n.log, n.epoch, n.settingsTransient, n.settingsPersistent, ...args);
+      const [[membersErr, members], [publishErr, seq]] = (await pipe.exec()) as [[Error | null, Record<string, string>], [Error | null, number]];
+      if (publishErr) throw publishErr;
+      if (!membersErr) for (const id of this.o.liveMembers(members)) waiter.expected.add(id);
+      waiter.known = true;
+      if (isComplete(waiter)) waiter.done();
       await Promise.race([allAcked, new Promise<void>((resolve) => (timeout = setTimeout(resolve, this.o.ackTimeoutMs)))]);
       return summarize(Number(seq), waiter);
     } finally {
@@ -155,7 +170,7 @@ export class Bus {
 
   private onMessage(channel: string, frame: Buffer): void {
     if (this.stopped) return;
-    if (channel === this.o.names.acks) return this.handleAck(frame);
+    if (channel === this.ackChannel) return this.handleAck(frame);
     if (!this.started) {
       this.early.push(frame);
       return;
@@ -192,7 +207,7 @@ export class Bus {
     const w = this.waiters.get(u.body.update_id);
     if (!w) return;
     w.results.set(u.body.node, { ok: u.body.ok, ...(u.body.error !== undefined ? { error: u.body.error } : {}) });
-    if ([...w.expected].every((id) => w.results.has(id))) w.done();
+    if (isComplete(w)) w.done();
   }
 
   private async handleUpdate(frame: Buffer, live: boolean): Promise<void> {
@@ -306,11 +321,11 @@ export class Bus {
     const own = this.waiters.get(u.id);
     if (own) {
       own.results.set(this.o.nodeId, { ok, ...(error !== undefined ? { error } : {}) });
-      if ([...own.expected].every((id) => own.results.has(id))) own.done();
+      if (isComplete(own)) own.done();
     }
     try {
       const frame = withSeq(this.o.codec.encode({ kind: 'ack', id: randomUUID(), origin: this.o.nodeId, ts: this.now(), body }), u.seq);
-      await this.o.cmd.publish(this.o.names.acks, frame);
+      if (u.origin !== this.o.nodeId) await this.o.cmd.publish(this.o.names.acksFor(u.origin), frame);
     } catch (err) {
       this.o.log.warn({ err, seq: u.seq }, 'could not send ack');
     }

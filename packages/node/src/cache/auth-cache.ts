@@ -36,6 +36,7 @@ export class AuthCache {
   private readonly verifierKey = randomBytes(32);
   private settings: Record<CacheName, CacheSettings>;
   private readonly activeTimers = new Map<CacheName, NodeJS.Timeout>();
+  private readonly verifying = new Map<string, Promise<boolean>>();
 
   constructor(
     private readonly store: RoleStore,
@@ -68,7 +69,7 @@ export class AuthCache {
     const verifier = (cred as CredentialsEntry).verifier;
     const viaVerifier = verifier !== undefined && timingSafeEqual(verifier, mac);
     if (!viaVerifier) {
-      if (!(await this.passwords.verify(password, cred.hash))) return { ok: false };
+      if (!(await this.verifyShared(username, password, mac, cred.hash))) return { ok: false };
       // Remember the verifier only on the very entry we checked: an invalidation may have replaced it meanwhile.
       if (trustCache && this.credentials.peek(username) === cred) this.credentials.set(username, { ...(cred as CredentialsEntry), verifier: mac });
     }
@@ -183,6 +184,20 @@ export class AuthCache {
       l.cache.set(name, entry);
     }
     return entry;
+  }
+
+  /**
+   * One bcrypt for concurrent checks of the same user, password and hash (a client retrying, or
+   * every request of a busy user arriving in the gap after a flush); the verifier is only stored
+   * once the first check ends.
+   */
+  private verifyShared(username: string, password: string, mac: Buffer, hash: string): Promise<boolean> {
+    const key = `${username}\0${hash}\0${mac.toString('base64')}`;
+    const pending = this.verifying.get(key);
+    if (pending) return pending;
+    const p = this.passwords.verify(password, hash).finally(() => this.verifying.delete(key));
+    this.verifying.set(key, p);
+    return p;
   }
 
   private maybeRefresh(cache: CacheName, name: string, entry: Timed): void {

@@ -37,7 +37,7 @@ export class RedisRoleStore implements RoleStore {
     }
     const self = graph.get(name);
     if (!self) return null;
-    const roles = [...graph.keys()].filter((r) => r !== name).sort();
+    const roles = graph.size === 1 ? (NO_ROLES as string[]) : [...graph.keys()].filter((r) => r !== name).sort();
     return { roles, superuser: [...graph.values()].some((r) => r.superuser) };
   }
 
@@ -48,15 +48,19 @@ export class RedisRoleStore implements RoleStore {
 
   async list(): Promise<RoleRecord[]> {
     const names = (await this.redis.smembers(this.names.rolesIndex)).sort();
-    if (names.length === 0) return [];
-    const pipe = this.redis.pipeline();
-    for (const n of names) pipe.hgetall(this.names.role(n));
-    const rows = (await pipe.exec()) ?? [];
     const out: RoleRecord[] = [];
-    names.forEach((n, i) => {
-      const h = rows[i]?.[1] as Record<string, string> | undefined;
-      if (h && Object.keys(h).length > 0) out.push(toRecord(n, h));
-    });
+    // In chunks: one pipeline of 100k commands would outlive the per-command timeout.
+    for (let i = 0; i < names.length; i += LIST_CHUNK) {
+      const chunk = names.slice(i, i + LIST_CHUNK);
+      const pipe = this.redis.pipeline();
+      for (const n of chunk) pipe.hgetall(this.names.role(n));
+      const rows = (await pipe.exec()) ?? [];
+      chunk.forEach((n, j) => {
+        const [err, h] = rows[j] ?? [new Error('no reply')];
+        if (err) throw err;
+        if (h && Object.keys(h as object).length > 0) out.push(toRecord(n, h as Record<string, string>));
+      });
+    }
     return out;
   }
 
@@ -79,12 +83,13 @@ export class RedisRoleStore implements RoleStore {
 
   async loginRoles(limit: number): Promise<Array<{ name: string; credentials: StoredCredentials; roles: ResolvedRoles }>> {
     const all = await this.list();
+    const byName = new Map(all.map((r) => [r.name, r]));
     const out: Array<{ name: string; credentials: StoredCredentials; roles: ResolvedRoles }> = [];
+    // Resolved in memory from the one listing: a round trip per role would make warming 100k roles take seconds.
     for (const r of all) {
       if (out.length >= limit) break;
       if (!r.canLogin || r.hash === undefined) continue;
-      const roles = await this.resolveRoles(r.name);
-      if (roles) out.push({ name: r.name, credentials: { hash: r.hash, canLogin: true }, roles });
+      out.push({ name: r.name, credentials: { hash: r.hash, canLogin: true }, roles: resolveInMemory(r.name, byName) });
     }
     return out;
   }
@@ -114,6 +119,29 @@ export class RedisRoleStore implements RoleStore {
     await tx.exec();
     return true;
   }
+}
+
+const LIST_CHUNK = 1000;
+const NO_ROLES: readonly string[] = Object.freeze([]);
+
+/** The closure of `name`'s grants over an in-memory listing (cycles end at the visited set). */
+function resolveInMemory(name: string, byName: Map<string, RoleRecord>): ResolvedRoles {
+  const self = byName.get(name)!;
+  if (self.memberOf.length === 0) return { roles: NO_ROLES as string[], superuser: self.superuser };
+  const seen = new Set<string>([name]);
+  const queue = [...self.memberOf];
+  let superuser = self.superuser;
+  while (queue.length > 0) {
+    const g = queue.shift()!;
+    if (seen.has(g)) continue;
+    const rec = byName.get(g);
+    if (!rec) continue; // granted role was dropped
+    seen.add(g);
+    superuser ||= rec.superuser;
+    queue.push(...rec.memberOf);
+  }
+  seen.delete(name);
+  return { roles: [...seen].sort(), superuser };
 }
 
 function parseList(raw: string | null | undefined): string[] {
