@@ -1,0 +1,80 @@
+import { performance } from 'node:perf_hooks';
+import { Redis } from '../lib/deps.mjs';
+import { figure } from '../lib/figures.mjs';
+import { json, keepAliveAgent } from '../lib/http.mjs';
+import { admin, profileFromHere, startBenchCluster } from '../lib/nodes.mjs';
+import { latencyHistogram, recordMs, summarize } from '../lib/stats.mjs';
+
+const SIZES = [3, 16];
+const WARMUP = 20;
+
+export default {
+  name: 'flush-roundtrip',
+  title: `cluster-wide DELETE /v1/cache (publish, apply on every node, acks) at ${SIZES.join(' and ')} nodes, against a Redis PING`,
+  async run(ctx) {
+    const calls = ctx.quick ? 100 : 500;
+    const figures = [];
+    const details = { calls, sizes: {} };
+    for (const size of SIZES) {
+      ctx.progress.update(`starting ${size} nodes`);
+      const cluster = await startBenchCluster(ctx, this.name, size, {}, (n) => ctx.progress.update(`started ${n}/${size} nodes`));
+      const agent = keepAliveAgent(1);
+      const redis = new Redis(ctx.redis.url, { lazyConnect: true });
+      try {
+        await redis.connect();
+        // The physical floor: one round trip to the same Redis, from the same process, while the cluster runs.
+        const ping = latencyHistogram();
+        for (let i = 0; i < WARMUP + calls; i++) {
+          const t = performance.now();
+          await redis.ping();
+          if (i >= WARMUP) recordMs(ping, performance.now() - t);
+          if (i % 50 === 0) ctx.progress.update(`${size} nodes: Redis PING ${Math.max(0, i - WARMUP)}/${calls}`);
+        }
+
+        profileFromHere(ctx, cluster.nodes);
+        const flush = latencyHistogram();
+        let partial = 0;
+        const url = `${cluster.nodes[0].url}/v1/cache`;
+        for (let i = 0; i < WARMUP + calls; i++) {
+          const r = await json(url, { method: 'DELETE', headers: admin(cluster), agent });
+          if (r.status !== 200) throw new Error(`DELETE /v1/cache: HTTP ${r.status} ${r.body}`);
+          const nodes = r.json?.nodes;
+          if (!nodes || nodes.total !== size || nodes.failed !== 0) partial++;
+          if (i >= WARMUP) recordMs(flush, r.ms);
+          if (i % 10 === 0) ctx.progress.update(`${size} nodes: flush ${Math.max(0, i - WARMUP)}/${calls}`);
+        }
+        if (partial) throw new Error(`${partial} of ${calls + WARMUP} flushes did not reach all ${size} nodes`);
+        const f = summarize(flush);
+        const p = summarize(ping);
+        ctx.progress.note(`${size} nodes: flush p50 ${f.p50_ms} ms, p99 ${f.p99_ms} ms; PING p50 ${p.p50_ms} ms, p99 ${p.p99_ms} ms`);
+        details.sizes[size] = { flush: f, ping: p };
+        const atThree = size === 3;
+        figures.push(
+          figure({
+            id: `flush_${size}_p50`,
+            name: `flush round trip p50, ${size} nodes`,
+            value: f.p50_ms,
+            unit: 'ms',
+            baseline: { name: 'Redis PING', value: p.p50_ms, unit: 'ms' },
+            target: atThree ? { on: 'value', op: '<=', value: 2, unit: 'ms', text: '≤ 2 ms' } : null,
+          }),
+          figure({
+            id: `flush_${size}_p99`,
+            name: `flush round trip p99, ${size} nodes`,
+            value: f.p99_ms,
+            unit: 'ms',
+            baseline: { name: 'Redis PING', value: p.p99_ms, unit: 'ms' },
+            target: atThree ? { on: 'value', op: '<=', value: 10, unit: 'ms', text: '≤ 10 ms' } : null,
+          }),
+        );
+      } finally {
+        redis.disconnect();
+        agent.destroy();
+        ctx.progress.update(`stopping ${size} nodes`);
+        await cluster.stop();
+      }
+    }
+    const notes = [`${calls} sequential DELETE /v1/cache calls to the first node over one keep-alive connection after ${WARMUP} warm-up calls, each checked to report every node applied; baseline: ${calls} sequential PINGs (ioredis) from the bench to the same Redis while the cluster runs`];
+    return { figures, notes, details };
+  },
+};

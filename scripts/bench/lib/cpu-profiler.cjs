@@ -1,0 +1,25 @@
+// Preloaded into a node under test (NODE_OPTIONS=--require, since Node 20 refuses --cpu-prof there):
+// samples the CPU and writes a .cpuprofile into BENCH_CPU_PROFILE_DIR at exit. SIGUSR2 restarts the
+// sampling, so the bench can leave start-up out and profile only what it measures.
+'use strict';
+const { Session } = require('node:inspector');
+const { writeFileSync } = require('node:fs');
+const { join } = require('node:path');
+
+const dir = process.env.BENCH_CPU_PROFILE_DIR;
+if (dir) {
+  const session = new Session();
+  session.connect();
+  session.post('Profiler.enable');
+  session.post('Profiler.start');
+  process.on('SIGUSR2', () => {
+    session.post('Profiler.stop', () => session.post('Profiler.start'));
+  });
+  // The in-process inspector answers synchronously, so the profile can be taken in the exit handler.
+  process.on('exit', () => {
+    session.post('Profiler.stop', (err, result) => {
+      if (err) return;
+      writeFileSync(join(dir, `${process.pid}.cpuprofile`), JSON.stringify(result.profile));
+    });
+  });
+}
