@@ -9,7 +9,7 @@ import { AuthcacheClient, type NodeInfo, type Propagation } from '@authcache/cli
 import { clusterNames, createCodec, withSeq, type ClusterNames, type UnsignedUpdate } from '@authcache/protocol';
 import { startNode, startRedis, startTcpProxy, waitFor, type NodeHandle, type RedisHandle, type TcpProxy } from '@authcache/testkit';
 // ioredis is a dependency of the testkit, not of the workspace root, so it is reached through the testkit.
-import { Redis, type ChainableCommander } from '../../packages/testkit/node_modules/ioredis';
+import { Redis, type ChainableCommander } from 'ioredis';
 
 export { Redis };
 

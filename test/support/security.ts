@@ -11,18 +11,17 @@ import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { promisify } from 'node:util';
-import type { Redis as RedisClient, RedisOptions } from '../../packages/testkit/node_modules/ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import { freePort, repoRoot, waitFor } from '@authcache/testkit';
 // Not part of the testkit's public API, but the only way to make sure a server this file spawns
 // dies with the jest worker even when afterAll never runs (jest's sandboxed `process` never fires 'exit').
-import { track } from '../../packages/testkit/src/child-reaper';
+import { track } from '@authcache/testkit';
 import { STACK_TRACE } from '../support';
 
 const run = promisify(execFile);
 
-export type { RedisClient };
+export type RedisClient = Redis;
 
 /** `Authorization` value of HTTP Basic credentials. */
 export function basic(username: string, password: string): string {
@@ -159,12 +158,9 @@ export function tempDir(prefix: string): { dir: string; remove(): void } {
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-// ioredis is a dependency of the testkit, not of the root package this directory belongs to.
-const requireFromTestkit = createRequire(join(repoRoot(), 'packages', 'testkit', 'package.json'));
-const { Redis } = requireFromTestkit('ioredis') as typeof import('../../packages/testkit/node_modules/ioredis');
 
 /** A direct Redis connection that fails fast instead of queueing; closeRedis() it when done. */
-export async function connectRedis(url: string, extra: RedisOptions = {}): Promise<RedisClient> {
+export async function connectRedis(url: string, extra: RedisOptions = {}): Promise<Redis> {
   const redis = new Redis(url, {
     lazyConnect: true,
     connectTimeout: 3000,
@@ -183,7 +179,7 @@ export async function connectRedis(url: string, extra: RedisOptions = {}): Promi
 }
 
 /** Closes a connection whatever became of its server meanwhile. */
-export function closeRedis(redis: RedisClient | undefined): void {
+export function closeRedis(redis: Redis | undefined): void {
   // Once the connection has ended (the suite's Redis stopped first), disconnect() would arm a timer
   // waiting for a 'close' that already happened, and keep jest alive for it.
   if (redis && redis.status !== 'end') redis.disconnect();

@@ -5,3 +5,4 @@ export { startNode, nodeEnv, type NodeHandle, type NodeOptions } from './node-pr
 export { startCluster, type ClusterHandle, type ClusterOptions } from './cluster';
 export { repoRoot, defaultNodeEntry } from './repo-root';
 export { startTcpProxy, type TcpProxy, type CutMode } from './tcp-proxy';
+export { track } from './child-reaper';

@@ -12,7 +12,7 @@ const MIB = 1024 * 1024;
 
 export default {
   name: 'memory',
-  title: 'memory per cached user at 100 000 users (warm start), RSS and heap, against the same node empty',
+  title: 'memory per cached entry at 100 000 users (warm start), RSS and heap, against the same node empty',
   async run(ctx) {
     const users = ctx.quick ? 20_000 : 100_000;
     const identity = clusterIdentity('memory');
@@ -35,8 +35,11 @@ export default {
     const base = (state, k, what) => ({ name: `empty node ${what}`, value: empty[state][k] / MIB, unit: 'MiB' });
     return {
       figures: [
-        figure({ id: 'memory_rss_per_user', name: `RSS per cached user (${n} users)`, value: live.rss, unit: 'B', baseline: base('live', 'rss', 'RSS'), ratio: null, target }),
-        figure({ id: 'memory_heap_per_user', name: `heap per cached user (${n} users)`, value: live.heap, unit: 'B', baseline: base('live', 'heapUsed', 'heap'), ratio: null, target }),
+        // Issue #6's target is per cache entry; a user holds two (credentials and roles).
+        figure({ id: 'memory_rss_per_entry', name: `RSS per cached entry (${n} users, 2 entries each)`, value: live.rss / 2, unit: 'B', baseline: base('live', 'rss', 'RSS'), ratio: null, target }),
+        figure({ id: 'memory_heap_per_entry', name: `heap per cached entry (${n} users, 2 entries each)`, value: live.heap / 2, unit: 'B', baseline: base('live', 'heapUsed', 'heap'), ratio: null, target }),
+        figure({ id: 'memory_rss_per_user', name: `RSS per cached user (${n} users)`, value: live.rss, unit: 'B', baseline: base('live', 'rss', 'RSS'), ratio: null }),
+        figure({ id: 'memory_heap_per_user', name: `heap per cached user (${n} users)`, value: live.heap, unit: 'B', baseline: base('live', 'heapUsed', 'heap'), ratio: null }),
         figure({ id: 'memory_rss_per_user_as_found', name: 'RSS per cached user, no GC forced', value: found.rss, unit: 'B', baseline: base('as_found', 'rss', 'RSS'), ratio: null }),
         figure({ id: 'memory_heap_per_user_as_found', name: 'heap per cached user, no GC forced', value: found.heap, unit: 'B', baseline: base('as_found', 'heapUsed', 'heap'), ratio: null }),
         figure({ id: 'memory_warm_start', name: `warm start of ${n} users (start to healthy)`, value: warm.startSeconds, unit: 's', baseline: { name: 'empty node', value: empty.startSeconds, unit: 's' } }),
