@@ -132,22 +132,29 @@ export class AuthcacheNode {
     return { status, redis: this.redis.status === 'ready' ? 'connected' : 'disconnected', sync_age_ms: Number.isFinite(age) ? age : null };
   }
 
-  async login(username: string, password: string): Promise<LoginOutcome> {
+  /** A login check; answered without a promise when the caches hold everything (the hot path). */
+  login(username: string, password: string): LoginOutcome | Promise<LoginOutcome> {
     const trusted = this.trustsCache();
-    try {
-      const r = await this.cache.login(username, password, trusted);
-      if (!r.ok) this.metrics.loginRejected.inc();
-      else (r.cached ? this.metrics.loginCached : this.metrics.loginOk).inc();
-      return r;
-    } catch (err) {
-      this.metrics.loginUnavailable.inc();
-      this.log.warn({ err: (err as Error).message, trusted }, 'login could not reach the backend');
-      throw unavailable(
-        trusted
-          ? 'authentication backend unreachable'
-          : `node out of sync with the cluster for ${Math.round(this.bus.syncAgeMs())} ms and the backend is unreachable`,
-      );
-    }
+    const r = this.cache.login(username, password, trusted);
+    if (!(r instanceof Promise)) return this.counted(r);
+    return r.then(
+      (o) => this.counted(o),
+      (err: unknown) => {
+        this.metrics.loginUnavailable.inc();
+        this.log.warn({ err: (err as Error).message, trusted }, 'login could not reach the backend');
+        throw unavailable(
+          trusted
+            ? 'authentication backend unreachable'
+            : `node out of sync with the cluster for ${Math.round(this.bus.syncAgeMs())} ms and the backend is unreachable`,
+        );
+      },
+    );
+  }
+
+  private counted(r: LoginOutcome): LoginOutcome {
+    if (!r.ok) this.metrics.loginRejected.inc();
+    else (r.cached ? this.metrics.loginCached : this.metrics.loginOk).inc();
+    return r;
   }
 
   settings(): Record<CacheName, CacheSettings> {

@@ -1,4 +1,4 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import type { CacheName } from '@authcache/protocol';
 import { CACHE_NAMES } from '@authcache/protocol';
 import type { Logger } from 'pino';
@@ -9,8 +9,8 @@ import type { ResolvedRoles, RoleStore, StoredCredentials } from '../roles/role-
 import type { Passwords } from '../roles/passwords';
 
 export interface CredentialsEntry extends Timed, StoredCredentials {
-  /** HMAC of the last password that passed bcrypt against `hash`; the password itself is never kept. */
-  verifier?: Buffer;
+  /** Keyed digest of the last password that passed bcrypt against `hash`; the password itself is never kept. */
+  verifier?: string;
 }
 export interface RolesEntry extends Timed, ResolvedRoles {}
 
@@ -33,7 +33,8 @@ export class AuthCache {
   readonly credentials: BoundedCache<CredentialsEntry>;
   readonly roles: BoundedCache<RolesEntry>;
   private readonly loaders: { credentials: Loader<StoredCredentials>; roles: Loader<ResolvedRoles> };
-  private readonly verifierKey = randomBytes(32);
+  /** ASCII, so that it goes into the digest as the same bytes it is made of. */
+  private readonly verifierKey = `${randomBytes(32).toString('base64')}\0`;
   private settings: Record<CacheName, CacheSettings>;
   private readonly activeTimers = new Map<CacheName, NodeJS.Timeout>();
   private readonly verifying = new Map<string, Promise<boolean>>();
@@ -58,27 +59,58 @@ export class AuthCache {
   /**
    * Checks a login. `trustCache` false (node out of sync) reads the backend and caches nothing.
    * Every rejection spends one bcrypt, so unknown users, wrong passwords and LOGIN=false look alike.
+   * A login the caches answer whole (the hot path) returns without a promise.
    */
-  async login(username: string, password: string, trustCache = true): Promise<LoginOutcome> {
-    const credHit = trustCache ? this.credentials.get(username) : undefined;
-    if (credHit) this.maybeRefresh('credentials', username, credHit);
+  login(username: string, password: string, trustCache = true): LoginOutcome | Promise<LoginOutcome> {
+    if (!trustCache) return this.loginSlow(username, password, undefined, false);
+    const cred = this.credentials.get(username);
+    if (cred !== undefined) {
+      this.maybeRefresh('credentials', username, cred);
+      if (cred.verifier !== undefined && cred.canLogin && sameVerifier(cred.verifier, this.verifierOf(password))) {
+        const roles = this.roles.get(username);
+        if (roles !== undefined) {
+          this.maybeRefresh('roles', username, roles);
+          return { ok: true, roles: roles.roles, superuser: roles.superuser, cached: true };
+        }
+        return this.rolesSlow(username, false);
+      }
+    }
+    return this.loginSlow(username, password, cred, true);
+  }
+
+  private async loginSlow(username: string, password: string, credHit: CredentialsEntry | undefined, trustCache: boolean): Promise<LoginOutcome> {
     const cred = credHit ?? (trustCache ? await this.load('credentials', username) : await this.store.getCredentials(username));
     if (!cred || !cred.canLogin || cred.hash === undefined) return this.passwords.burn(password).then(() => ({ ok: false }));
-
-    const mac = createHmac('sha256', this.verifierKey).update(password).digest();
-    const verifier = (cred as CredentialsEntry).verifier;
-    const viaVerifier = verifier !== undefined && timingSafeEqual(verifier, mac);
+    const verifier = this.verifierOf(password);
+    const known = (cred as CredentialsEntry).verifier;
+    const viaVerifier = known !== undefined && sameVerifier(known, verifier);
     if (!viaVerifier) {
-      if (!(await this.verifyShared(username, password, mac, cred.hash))) return { ok: false };
+      if (!(await this.verifyShared(username, password, verifier, cred.hash))) return { ok: false };
       // Remember the verifier only on the very entry we checked: an invalidation may have replaced it meanwhile.
-      if (trustCache && this.credentials.peek(username) === cred) this.credentials.set(username, { ...(cred as CredentialsEntry), verifier: mac });
+      if (trustCache && this.credentials.peek(username) === cred) this.credentials.set(username, { ...(cred as CredentialsEntry), verifier });
     }
+    if (!trustCache) {
+      const roles = await this.store.resolveRoles(username);
+      return roles ? { ok: true, roles: roles.roles, superuser: roles.superuser, cached: false } : { ok: false };
+    }
+    const rolesHit = this.roles.get(username);
+    if (rolesHit === undefined) return this.rolesSlow(username, false);
+    this.maybeRefresh('roles', username, rolesHit);
+    return { ok: true, roles: rolesHit.roles, superuser: rolesHit.superuser, cached: credHit !== undefined && viaVerifier };
+  }
 
-    const rolesHit = trustCache ? this.roles.get(username) : undefined;
-    if (rolesHit) this.maybeRefresh('roles', username, rolesHit);
-    const roles = rolesHit ?? (trustCache ? await this.load('roles', username) : await this.store.resolveRoles(username));
-    if (!roles) return { ok: false };
-    return { ok: true, roles: roles.roles, superuser: roles.superuser, cached: credHit !== undefined && viaVerifier && rolesHit !== undefined };
+  private async rolesSlow(username: string, cached: boolean): Promise<LoginOutcome> {
+    const roles = await this.load('roles', username);
+    return roles ? { ok: true, roles: roles.roles, superuser: roles.superuser, cached } : { ok: false };
+  }
+
+  /**
+   * SHA-256 of the password under a per-process random key, as a prefix: the digest never leaves
+   * the process, so length extension gains nobody anything, and it costs a quarter of an HMAC
+   * object (bench: 0.55 µs against 2.3 µs), which is most of a cached login's own CPU.
+   */
+  private verifierOf(password: string): string {
+    return hash('sha256', this.verifierKey + password, 'base64');
   }
 
   invalidateUsers(usernames: readonly string[], caches: readonly CacheName[] = CACHE_NAMES): void {
@@ -191,11 +223,11 @@ export class AuthCache {
    * every request of a busy user arriving in the gap after a flush); the verifier is only stored
    * once the first check ends.
    */
-  private verifyShared(username: string, password: string, mac: Buffer, hash: string): Promise<boolean> {
-    const key = `${username}\0${hash}\0${mac.toString('base64')}`;
+  private verifyShared(username: string, password: string, verifier: string, stored: string): Promise<boolean> {
+    const key = `${username}\0${stored}\0${verifier}`;
     const pending = this.verifying.get(key);
     if (pending) return pending;
-    const p = this.passwords.verify(password, hash).finally(() => this.verifying.delete(key));
+    const p = this.passwords.verify(password, stored).finally(() => this.verifying.delete(key));
     this.verifying.set(key, p);
     return p;
   }
@@ -234,4 +266,12 @@ export class AuthCache {
       });
     }
   }
+}
+
+/** Constant-time comparison of two verifiers (base64 digests, always the same length). */
+function sameVerifier(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
 }

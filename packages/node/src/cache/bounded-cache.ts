@@ -23,6 +23,8 @@ export class BoundedCache<V extends Timed> {
   private readonly store: NodeCache;
   /** Recency order for eviction: oldest first (Map keeps insertion order). */
   private readonly order = new Map<string, true>();
+  /** Last key of `order`: a hot key read again needs no reordering. */
+  private newest: string | undefined;
   private ttlMs: number;
   private maxEntries: number;
   readonly stats: Omit<CacheStats, 'size'> = { hits: 0, misses: 0, evictions: 0, loads: 0, load_failures: 0 };
@@ -33,7 +35,10 @@ export class BoundedCache<V extends Timed> {
     if (opts.now) this.now = opts.now;
     // Clones off: entries are immutable by convention, and cloning would cost on every hit.
     this.store = new NodeCache({ useClones: false, stdTTL: 0, checkperiod: 60, deleteOnExpire: true });
-    this.store.on('expired', (key: string) => this.order.delete(key));
+    this.store.on('expired', (key: string) => {
+      if (key === this.newest) this.newest = undefined;
+      this.order.delete(key);
+    });
   }
 
   private now: () => number = Date.now;
@@ -58,8 +63,11 @@ export class BoundedCache<V extends Timed> {
       this.stats.misses++;
       return undefined;
     }
-    this.order.delete(key);
-    this.order.set(key, true);
+    if (key !== this.newest) {
+      this.order.delete(key);
+      this.order.set(key, true);
+      this.newest = key;
+    }
     this.stats.hits++;
     return v;
   }
@@ -79,15 +87,18 @@ export class BoundedCache<V extends Timed> {
       this.order.delete(key);
     }
     this.order.set(key, true);
+    this.newest = key;
     this.store.set(key, value, remaining / 1000);
   }
 
   delete(key: string): boolean {
+    if (key === this.newest) this.newest = undefined;
     this.order.delete(key);
     return this.store.del(key) > 0;
   }
 
   clear(): void {
+    this.newest = undefined;
     this.order.clear();
     this.store.flushAll();
   }

@@ -13,19 +13,19 @@ export class ThrottledError extends HttpError {
  * A login check behind the failed-login throttle: every path that takes a password (login,
  * authinfo, Basic admin credentials) goes through here, so none of them is an unthrottled oracle.
  */
-export async function authenticate(node: AuthcacheNode, username: string, password: string, address: string): Promise<LoginOutcome> {
+export function authenticate(node: AuthcacheNode, username: string, password: string, address: string): LoginOutcome | Promise<LoginOutcome> {
   const throttle = node.throttle;
-  if (throttle.enabled) {
-    const wait = throttle.retryAfterMs(username, address);
-    if (wait > 0) {
-      node.metrics.loginThrottled.inc();
-      throw new ThrottledError(Math.ceil(wait / 1000));
-    }
+  if (!throttle.enabled) return node.login(username, password);
+  const wait = throttle.retryAfterMs(username, address);
+  if (wait > 0) {
+    node.metrics.loginThrottled.inc();
+    throw new ThrottledError(Math.ceil(wait / 1000));
   }
-  const r = await node.login(username, password);
-  if (throttle.enabled) {
+  const record = (r: LoginOutcome): LoginOutcome => {
     if (r.ok) throttle.succeeded(username);
     else throttle.failed(username, address);
-  }
-  return r;
+    return r;
+  };
+  const r = node.login(username, password);
+  return r instanceof Promise ? r.then(record) : record(r);
 }

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AuthcacheNode } from '../../node';
 import { HttpError } from '../../errors';
 import { authenticate } from '../authenticate';
+import type { LoginOutcome } from '../../cache/auth-cache';
 
 export const MAX_USERNAME = 256;
 /** bcrypt reads 72 bytes; anything far longer is not a password but an attempt to waste our time. */
@@ -49,12 +50,14 @@ export function basicCredentials(header: string | undefined): { username: string
 export function loginRoutes(app: FastifyInstance, node: AuthcacheNode): void {
   const nodeId = node.config.nodeId;
 
-  app.post<{ Body: { username: string; password: string } }>('/v1/login', { schema: { body: loginBody, response: loginReply } }, async (req, reply) => {
+  // Not an async handler: a login the caches answer is sent without a promise in between.
+  app.post<{ Body: { username: string; password: string } }>('/v1/login', { schema: { body: loginBody, response: loginReply } }, (req, reply) => {
     if (req.body === undefined) throw new HttpError(400, 'body required: {"username","password"}');
-    const { username, password } = req.body;
-    const r = await authenticate(node, username, password, req.ip);
-    if (!r.ok) return reply.code(401).send(INVALID);
-    return { username, roles: r.roles, superuser: r.superuser, cached: r.cached, node: nodeId };
+    const { username } = req.body;
+    const answer = (r: LoginOutcome) =>
+      r.ok ? reply.send({ username, roles: r.roles, superuser: r.superuser, cached: r.cached, node: nodeId }) : reply.code(401).send(INVALID);
+    const r = authenticate(node, username, req.body.password, req.ip);
+    return r instanceof Promise ? r.then(answer) : answer(r);
   });
 
   app.get('/_plugins/_security/authinfo', async (req, reply) => {
