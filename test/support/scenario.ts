@@ -6,7 +6,7 @@
  */
 
 import fc from 'fast-check';
-import { connect } from 'node:net';
+import { Redis } from 'ioredis';
 
 /** The clock rules the judge applies; all in ms. */
 export interface Timing {
@@ -339,36 +339,13 @@ export function scenarioCommands(seed: number, steps: number, users: number): Co
 // ---------------------------------------------------------------------------------------------
 // Redis, read directly (not through any node or proxy): the reference the nodes must converge to.
 
-/** GET `key` over a raw RESP connection; null when the key does not exist. */
-export function redisGet(port: number, key: string, timeoutMs = 2000): Promise<string | null> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    let buf = Buffer.alloc(0);
-    const fail = (err: Error) => {
-      socket.destroy();
-      reject(err);
-    };
-    socket.setTimeout(timeoutMs, () => fail(new Error(`redis GET ${key}: no answer within ${timeoutMs} ms`)));
-    socket.on('error', fail);
-    socket.on('connect', () => {
-      const k = Buffer.from(key);
-      socket.write(Buffer.concat([Buffer.from(`*2\r\n$3\r\nGET\r\n$${k.length}\r\n`), k, Buffer.from('\r\n')]));
-    });
-    socket.on('data', (chunk: Buffer) => {
-      buf = Buffer.concat([buf, chunk]);
-      const eol = buf.indexOf('\r\n');
-      if (eol < 0) return;
-      const head = buf.subarray(0, eol).toString();
-      if (head.startsWith('-')) return fail(new Error(`redis GET ${key}: ${head.slice(1)}`));
-      if (head === '$-1') {
-        socket.end();
-        return resolve(null);
-      }
-      if (!head.startsWith('$')) return fail(new Error(`redis GET ${key}: unexpected reply ${head}`));
-      const len = Number(head.slice(1));
-      if (buf.length < eol + 2 + len + 2) return;
-      socket.end();
-      resolve(buf.subarray(eol + 2, eol + 2 + len).toString());
-    });
-  });
+/** GET `key` on a short-lived connection that fails fast; null when the key does not exist. */
+export async function redisGet(port: number, key: string, timeoutMs = 2000): Promise<string | null> {
+  const redis = new Redis({ host: '127.0.0.1', port, lazyConnect: true, connectTimeout: timeoutMs, commandTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  try {
+    await redis.connect();
+    return await redis.get(key);
+  } finally {
+    redis.disconnect();
+  }
 }
