@@ -1,36 +1,18 @@
-/** Bodies of the node HTTP API (DESIGN §6, briefs/http-api.md), field names as on the wire. */
+/** Bodies of the node HTTP API (DESIGN §6), field names as on the wire; the shapes the node shares come from @authcache/protocol. */
 
-export type CacheName = 'credentials' | 'roles';
-
-export const CACHE_NAMES: readonly CacheName[] = ['credentials', 'roles'];
-
-export interface NodeCounts {
-  total: number;
-  successful: number;
-  failed: number;
-}
-
-export interface PropagationFailure {
-  /** node id of the member that did not acknowledge */
-  node: string;
-  /** "timeout" or the error text that member reported */
-  reason: string;
-}
-
-/** Present in every cluster-wide admin answer. A partial result (failed > 0) is still HTTP 200. */
-export interface Propagation {
-  nodes: NodeCounts;
-  failures: PropagationFailure[];
-  /** cluster seq assigned to the update */
-  seq: number;
-  /** every member expected or heard from, and what it said */
-  members: PropagationMember[];
-}
-
-export interface PropagationMember {
-  node: string;
-  result: 'applied' | 'failed' | 'timeout';
-}
+export { CACHE_NAMES } from '@authcache/protocol';
+export type {
+  CacheName,
+  CacheSettings,
+  CacheStats,
+  NodeCounts,
+  Propagation,
+  PropagationFailure,
+  PropagationMember,
+  RoleChange,
+  RoleInfo,
+} from '@authcache/protocol';
+import type { CacheName, CacheSettings, CacheStats, Propagation, RoleInfo } from '@authcache/protocol';
 
 export interface LoginResult {
   username: string;
@@ -56,14 +38,6 @@ export interface FlushOptions {
 
 export interface FlushResult extends Propagation {
   message: string;
-}
-
-export interface CacheSettings {
-  ttl_ms: number;
-  max_entries: number;
-  refresh_ms: number;
-  active_update: boolean;
-  enabled: boolean;
 }
 
 export type CacheSettingValues = Pick<CacheSettings, 'ttl_ms' | 'max_entries' | 'refresh_ms' | 'active_update'>;
@@ -110,25 +84,6 @@ export interface ClusterSettingsResult extends Propagation {
   transient: ClusterSettingsMap;
 }
 
-export interface RoleChange {
-  password?: string;
-  login?: boolean;
-  superuser?: boolean;
-  /** replaces the set of granted roles */
-  roles?: string[];
-  grant?: string[];
-  revoke?: string[];
-}
-
-export interface RoleInfo {
-  name: string;
-  login: boolean;
-  superuser: boolean;
-  /** direct grants only */
-  roles: string[];
-  has_password: boolean;
-}
-
 export interface RoleResult extends Propagation {
   role: RoleInfo;
   created: boolean;
@@ -136,15 +91,6 @@ export interface RoleResult extends Propagation {
 
 export interface DropResult extends Propagation {
   message: string;
-}
-
-export interface CacheStats {
-  size: number;
-  hits: number;
-  misses: number;
-  evictions: number;
-  loads: number;
-  load_failures: number;
 }
 
 export type NodeStatus = 'UP' | 'DOWN';

@@ -1,4 +1,4 @@
-import type { CacheName, SetSettingsBody } from '@authcache/protocol';
+import type { CacheName, RoleChange, RoleInfo, SetSettingsBody } from '@authcache/protocol';
 import type { AuthcacheNode, Change } from './node';
 import type { Propagation } from './bus/bus';
 import { settingsWrites } from './cache/settings';
@@ -8,22 +8,7 @@ import { badRequest, notFound, unavailable } from './errors';
 /** More users than this in one invalidation: flush everything instead of a giant message. */
 const MAX_USERS_PER_UPDATE = 5000;
 
-export interface RoleInput {
-  password?: string;
-  login?: boolean;
-  superuser?: boolean;
-  roles?: string[];
-  grant?: string[];
-  revoke?: string[];
-}
-
-export interface RoleInfo {
-  name: string;
-  login: boolean;
-  superuser: boolean;
-  roles: string[];
-  has_password: boolean;
-}
+export type RoleInput = RoleChange;
 
 export function roleInfo(r: RoleRecord): RoleInfo {
   return { name: r.name, login: r.canLogin, superuser: r.superuser, roles: r.memberOf, has_password: r.hash !== undefined };

@@ -1,3 +1,4 @@
 export * from './names';
 export * from './messages';
 export * from './codec';
+export * from './api';

@@ -1,19 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { withSeq, type ClusterNames, type Codec, type ConfigUpdate, type RejectReason, type UnsignedUpdate } from '@authcache/protocol';
+import { withSeq, type Propagation, type ClusterNames, type Codec, type ConfigUpdate, type RejectReason, type UnsignedUpdate } from '@authcache/protocol';
 import type { Metrics } from '../metrics';
 import type { SettingsWrite } from '../cache/settings';
 import { PUBLISH_SCRIPT } from './publish-script';
 import { checkSync, decide, planCatchUp } from './sequencer';
 
-export interface Propagation {
-  seq: number;
-  nodes: { total: number; successful: number; failed: number };
-  failures: Array<{ node: string; reason: string }>;
-  /** Every member expected or heard from, and what it said. */
-  members: Array<{ node: string; result: 'applied' | 'failed' | 'timeout' }>;
-}
+export type { Propagation };
 
 export interface BusOptions {
   cmd: Redis;

@@ -1,13 +1,7 @@
 import NodeCache from 'node-cache';
+import type { CacheStats } from '@authcache/protocol';
 
-export interface CacheStats {
-  size: number;
-  hits: number;
-  misses: number;
-  evictions: number;
-  loads: number;
-  load_failures: number;
-}
+export type { CacheStats };
 
 export interface Timed {
   /** When the value was read from the backend (ms since epoch). */

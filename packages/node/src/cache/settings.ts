@@ -1,14 +1,7 @@
-import type { CacheName, SetSettingsBody, SettingsScope, SettingsValues } from '@authcache/protocol';
+import type { CacheName, CacheSettings, SetSettingsBody, SettingsScope, SettingsValues } from '@authcache/protocol';
 import { CACHE_NAMES } from '@authcache/protocol';
 
-/** What one cache runs with. `ttl_ms` 0 means caching is disabled. */
-export interface CacheSettings {
-  ttl_ms: number;
-  max_entries: number;
-  refresh_ms: number;
-  active_update: boolean;
-  enabled: boolean;
-}
+export type { CacheSettings };
 
 export type ValueKey = keyof SettingsValues;
 export const VALUE_KEYS: readonly ValueKey[] = ['ttl_ms', 'max_entries', 'refresh_ms', 'active_update'];
