@@ -85,6 +85,17 @@ describe('AuthCache', () => {
       expect(e.verifier).not.toContain(OLD);
     });
 
+    it('concurrent checks of the same password share one bcrypt', async () => {
+      const c = open();
+      await c.login('alice', OLD);
+      c.invalidateUsers(['alice'], ['credentials']);
+      await c.login('bob-does-not-exist', OLD); // settles nothing for alice
+      const before = pw.verifies;
+      const answers = await Promise.all([c.login('alice', OLD), c.login('alice', OLD), c.login('alice', OLD)]);
+      expect(answers.every((a) => a.ok)).toBe(true);
+      expect(pw.verifies - before).toBe(1);
+    });
+
     it('a login the caches answer whole comes back without a promise', async () => {
       const c = open();
       await c.login('alice', OLD);

@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { hash as bcryptHash, verify as bcryptVerify } from '@node-rs/bcrypt';
+import { Limiter } from './limiter';
 
 /**
  * bcrypt through @node-rs/bcrypt, whose async calls run on libuv's thread pool, off the event
@@ -10,24 +11,24 @@ import { hash as bcryptHash, verify as bcryptVerify } from '@node-rs/bcrypt';
  */
 export class Passwords {
   private readonly dummy: Promise<string>;
-  private running = 0;
-  private readonly waiting: Array<() => void> = [];
+  private readonly limiter: Limiter;
 
   constructor(
     private readonly cost: number,
     readonly concurrency = Math.max(1, availableParallelism() - 1),
   ) {
+    this.limiter = new Limiter(concurrency);
     // Unknown users and LOGIN=false roles are checked against this, so every rejection costs one bcrypt.
     this.dummy = bcryptHash('authcache-dummy-password', cost);
   }
 
   hash(password: string): Promise<string> {
-    return this.limited(() => bcryptHash(password, this.cost));
+    return this.limiter.run(() => bcryptHash(password, this.cost));
   }
 
   async verify(password: string, hash: string): Promise<boolean> {
     try {
-      return await this.limited(() => bcryptVerify(password, hash));
+      return await this.limiter.run(() => bcryptVerify(password, hash));
     } catch {
       // A hash that is not bcrypt never matches.
       return false;
@@ -38,19 +39,6 @@ export class Passwords {
   async burn(password: string): Promise<false> {
     await this.verify(password, await this.dummy);
     return false;
-  }
-
-  private async limited<T>(work: () => Promise<T>): Promise<T> {
-    // A finishing call hands its slot straight to the next waiter, so a newcomer cannot slip in between.
-    if (this.running < this.concurrency) this.running++;
-    else await new Promise<void>((resolve) => this.waiting.push(resolve));
-    try {
-      return await work();
-    } finally {
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.running--;
-    }
   }
 }
 

@@ -125,7 +125,7 @@ const LIST_CHUNK = 1000;
 const NO_ROLES: readonly string[] = Object.freeze([]);
 
 /** The closure of `name`'s grants over an in-memory listing (cycles end at the visited set). */
-function resolveInMemory(name: string, byName: Map<string, RoleRecord>): ResolvedRoles {
+export function resolveInMemory(name: string, byName: Map<string, RoleRecord>): ResolvedRoles {
   const self = byName.get(name)!;
   if (self.memberOf.length === 0) return { roles: NO_ROLES as string[], superuser: self.superuser };
   const seen = new Set<string>([name]);
