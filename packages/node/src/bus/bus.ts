@@ -6,6 +6,7 @@ import type { Metrics } from '../metrics';
 import type { SettingsWrite } from '../cache/settings';
 import { PUBLISH_SCRIPT } from './publish-script';
 import { checkSync, decide, planCatchUp } from './sequencer';
+import { isComplete, record, summarize, type AckWaiter } from './acks';
 
 export type { Propagation };
 
@@ -29,23 +30,9 @@ export interface BusOptions {
   now?: () => number;
 }
 
-interface AckWaiter {
-  /** False until the members read with the publish is in: no verdict before that. */
-  known: boolean;
-  expected: Set<string>;
-  results: Map<string, { ok: boolean; error?: string }>;
-  done: () => void;
-}
-
 type RedisPipelineWithPublish = ReturnType<Redis['pipeline']> & {
   authcachePublish(...args: Array<string | Buffer | number>): RedisPipelineWithPublish;
 };
-
-function isComplete(w: AckWaiter): boolean {
-  if (!w.known) return false;
-  for (const id of w.expected) if (!w.results.has(id)) return false;
-  return true;
-}
 
 /** Only acks for recent updates are sent during a catch-up; nobody waits for older ones. */
 const ACK_HORIZON_MS = 30_000;
@@ -200,8 +187,7 @@ export class Bus {
     if (u.kind !== 'ack') return this.reject('unexpected_kind', `${u.kind} on the ack channel`);
     const w = this.waiters.get(u.body.update_id);
     if (!w) return;
-    w.results.set(u.body.node, { ok: u.body.ok, ...(u.body.error !== undefined ? { error: u.body.error } : {}) });
-    if (isComplete(w)) w.done();
+    record(w, u.body.node, u.body.ok, u.body.error);
   }
 
   private async handleUpdate(frame: Buffer, live: boolean): Promise<void> {
@@ -314,8 +300,7 @@ export class Bus {
     // Our own ack short-circuits: the origin does not need Redis to hear itself.
     const own = this.waiters.get(u.id);
     if (own) {
-      own.results.set(this.o.nodeId, { ok, ...(error !== undefined ? { error } : {}) });
-      if (isComplete(own)) own.done();
+      record(own, this.o.nodeId, ok, error);
     }
     try {
       const frame = withSeq(this.o.codec.encode({ kind: 'ack', id: randomUUID(), origin: this.o.nodeId, ts: this.now(), body }), u.seq);
@@ -324,18 +309,4 @@ export class Bus {
       this.o.log.warn({ err, seq: u.seq }, 'could not send ack');
     }
   }
-}
-
-function summarize(seq: number, w: AckWaiter): Propagation {
-  const failures: Propagation['failures'] = [];
-  const members: Propagation['members'] = [];
-  const all = new Set([...w.expected, ...w.results.keys()]);
-  for (const id of [...all].sort()) {
-    const r = w.results.get(id);
-    if (!r) failures.push({ node: id, reason: 'timeout' });
-    else if (!r.ok) failures.push({ node: id, reason: r.error ?? 'failed' });
-    members.push({ node: id, result: !r ? 'timeout' : r.ok ? 'applied' : 'failed' });
-  }
-  const successful = all.size - failures.length;
-  return { seq, nodes: { total: all.size, successful, failed: failures.length }, failures, members };
 }
