@@ -7,7 +7,7 @@
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { AuthcacheClient, type NodeInfo, type Propagation } from '@authcache/client';
 import { clusterNames, createCodec, withSeq, type ClusterNames, type UnsignedUpdate } from '@authcache/protocol';
-import { startNode, startRedis, startTcpProxy, waitFor, type NodeHandle, type RedisHandle, type TcpProxy } from '@authcache/testkit';
+import { startNode, startRedis, startTcpProxy, waitFor, withConnection, type NodeHandle, type RedisHandle, type TcpProxy } from '@authcache/testkit';
 // ioredis is a dependency of the testkit, not of the workspace root, so it is reached through the testkit.
 import { Redis, type ChainableCommander } from 'ioredis';
 
@@ -211,17 +211,8 @@ export function metricOnAll(nodes: NodeHandle[], name: string, labels?: Record<s
 }
 
 /** A short-lived connection that fails fast: the Redis under test may be dead or restarting. */
-export async function withRedis<T>(url: string, fn: (redis: Redis) => Promise<T>): Promise<T> {
-  const redis = new Redis(url, { lazyConnect: true, connectTimeout: 1000, commandTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
-  redis.on('error', () => {
-    // reported through the rejected command instead
-  });
-  try {
-    await redis.connect();
-    return await fn(redis);
-  } finally {
-    if (redis.status !== 'end') redis.disconnect();
-  }
+export function withRedis<T>(url: string, fn: (redis: Redis) => Promise<T>): Promise<T> {
+  return withConnection(url, fn, 1000);
 }
 
 /** The cluster's seq as Redis holds it (a missing key is 0, as the nodes read it). */

@@ -6,7 +6,7 @@
  */
 
 import fc from 'fast-check';
-import { Redis } from 'ioredis';
+import { withConnection } from '@authcache/testkit';
 
 /** The clock rules the judge applies; all in ms. */
 export interface Timing {
@@ -340,12 +340,6 @@ export function scenarioCommands(seed: number, steps: number, users: number): Co
 // Redis, read directly (not through any node or proxy): the reference the nodes must converge to.
 
 /** GET `key` on a short-lived connection that fails fast; null when the key does not exist. */
-export async function redisGet(port: number, key: string, timeoutMs = 2000): Promise<string | null> {
-  const redis = new Redis({ host: '127.0.0.1', port, lazyConnect: true, connectTimeout: timeoutMs, commandTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  try {
-    await redis.connect();
-    return await redis.get(key);
-  } finally {
-    redis.disconnect();
-  }
+export function redisGet(port: number, key: string, timeoutMs = 2000): Promise<string | null> {
+  return withConnection(`redis://127.0.0.1:${port}`, (redis) => redis.get(key), timeoutMs);
 }

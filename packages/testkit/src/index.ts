@@ -6,3 +6,4 @@ export { startCluster, type ClusterHandle, type ClusterOptions } from './cluster
 export { repoRoot, defaultNodeEntry } from './repo-root';
 export { startTcpProxy, type TcpProxy, type CutMode } from './tcp-proxy';
 export { track } from './child-reaper';
+export { withConnection } from './redis-commands';
