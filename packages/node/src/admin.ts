@@ -3,7 +3,7 @@ import type { AuthcacheNode, Change } from './node';
 import type { Propagation } from './bus/bus';
 import { settingsWrites } from './cache/settings';
 import type { RoleRecord } from './roles/role-store';
-import { badRequest, notFound, unavailable } from './errors';
+import { badRequest, notFound, orUnavailable } from './errors';
 
 /** More users than this in one invalidation: flush everything instead of a giant message. */
 const MAX_USERS_PER_UPDATE = 5000;
@@ -94,13 +94,8 @@ export class Admin {
     return p;
   }
 
-  private async backend<T>(f: () => Promise<T>, message = 'role store unreachable'): Promise<T> {
-    try {
-      return await f();
-    } catch (err) {
-      if ((err as { status?: number }).status !== undefined) throw err;
-      this.node.log.warn({ err: (err as Error).message }, message);
-      throw unavailable(message);
-    }
+  private backend<T>(f: () => Promise<T>, message = 'role store unreachable'): Promise<T> {
+    return orUnavailable(this.node.log, message, f);
   }
+
 }

@@ -82,11 +82,10 @@ function loadTls(env: Env): Config['tls'] {
   }
   if (certPath === undefined) throw new ConfigError('AUTHCACHE_TLS_CERT', 'is required with AUTHCACHE_TLS_KEY');
   if (keyPath === undefined) throw new ConfigError('AUTHCACHE_TLS_KEY', 'is required with AUTHCACHE_TLS_CERT');
-  const read = readPem;
   return {
-    cert: read('AUTHCACHE_TLS_CERT', certPath),
-    key: read('AUTHCACHE_TLS_KEY', keyPath),
-    ca: caPath === undefined ? undefined : read('AUTHCACHE_TLS_CA', caPath),
+    cert: readPem('AUTHCACHE_TLS_CERT', certPath),
+    key: readPem('AUTHCACHE_TLS_KEY', keyPath),
+    ca: caPath === undefined ? undefined : readPem('AUTHCACHE_TLS_CA', caPath),
   };
 }
 

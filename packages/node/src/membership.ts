@@ -47,26 +47,18 @@ export class Membership {
       [unknown, string | null],
     ];
     const clusterSeq = Number(seqRaw ?? 0);
-    const out: Member[] = [];
-    for (const [id, json] of Object.entries(raw ?? {})) {
-      let hb: Heartbeat;
-      try {
-        hb = JSON.parse(json) as Heartbeat;
-      } catch {
-        continue;
-      }
-      const up = !hb.left && this.now() - hb.ts < this.downAfterMs;
-      out.push({
+    const now = this.now();
+    return this.heartbeats(raw ?? {})
+      .map(([id, hb]) => ({
         id,
         address: hb.address,
-        status: up ? 'UP' : 'DOWN',
+        status: this.isUp(hb, now) ? ('UP' as const) : ('DOWN' as const),
         applied_seq: hb.applied_seq,
         lag: Math.max(0, clusterSeq - hb.applied_seq),
         last_seen: new Date(hb.ts).toISOString(),
         cache: hb.cache ?? {},
-      });
-    }
-    return out.sort((a, b) => a.id.localeCompare(b.id));
+      }))
+      .sort((a, b) => a.id.localeCompare(b.id));
   }
 
   async liveIds(): Promise<string[]> {
@@ -76,13 +68,23 @@ export class Membership {
   /** UP members in a raw read of the members hash (the bus reads it in the same round trip as its publish). */
   liveIdsFrom(raw: Record<string, string>): string[] {
     const now = this.now();
-    const out: string[] = [];
+    return this.heartbeats(raw)
+      .filter(([, hb]) => this.isUp(hb, now))
+      .map(([id]) => id);
+  }
+
+  private isUp(hb: Heartbeat, now: number): boolean {
+    return !hb.left && now - hb.ts < this.downAfterMs;
+  }
+
+  /** The readable heartbeats of a raw members hash; an unreadable one is no member at all. */
+  private heartbeats(raw: Record<string, string>): Array<[string, Heartbeat]> {
+    const out: Array<[string, Heartbeat]> = [];
     for (const [id, json] of Object.entries(raw)) {
       try {
-        const hb = JSON.parse(json) as Heartbeat;
-        if (!hb.left && now - hb.ts < this.downAfterMs) out.push(id);
+        out.push([id, JSON.parse(json) as Heartbeat]);
       } catch {
-        // an unreadable heartbeat is not a live member
+        // skipped
       }
     }
     return out;

@@ -1,18 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import type { AuthcacheNode } from '../../node';
 import type { AdminGuard } from '../admin-auth';
-import { unavailable } from '../../errors';
+import { orUnavailable } from '../../errors';
 
 /** Membership, health and metrics. */
 export function clusterRoutes(app: FastifyInstance, node: AuthcacheNode, admin: AdminGuard): void {
-  app.get('/v1/cluster/nodes', { onRequest: admin }, async () => {
-    try {
-      return await node.membership.list();
-    } catch (err) {
-      node.log.warn({ err: (err as Error).message }, 'membership unreadable');
-      throw unavailable('membership unreadable: redis unreachable');
-    }
-  });
+  app.get('/v1/cluster/nodes', { onRequest: admin }, () =>
+    orUnavailable(node.log, 'membership unreadable: redis unreachable', () => node.membership.list()),
+  );
 
   const health = async (_req: unknown, reply: { code(n: number): unknown }) => {
     const h = node.health();

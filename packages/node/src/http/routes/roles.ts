@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AuthcacheNode } from '../../node';
 import type { AdminGuard } from '../admin-auth';
 import { roleInfo, type RoleInput } from '../../admin';
-import { notFound, unavailable } from '../../errors';
+import { notFound, orUnavailable } from '../../errors';
 import { MAX_PASSWORD } from './login';
 
 const roleName = { type: 'string', minLength: 1, maxLength: 256 } as const;
@@ -23,14 +23,7 @@ const roleBody = {
 
 /** Roles (the authentication backend). Every change invalidates the users it affects on every node. */
 export function roleRoutes(app: FastifyInstance, node: AuthcacheNode, admin: AdminGuard): void {
-  const read = async <T>(f: () => Promise<T>): Promise<T> => {
-    try {
-      return await f();
-    } catch (err) {
-      node.log.warn({ err: (err as Error).message }, 'role store unreachable');
-      throw unavailable('role store unreachable');
-    }
-  };
+  const read = <T>(f: () => Promise<T>): Promise<T> => orUnavailable(node.log, 'role store unreachable', f);
 
   app.put<{ Params: { name: string }; Body: RoleInput | undefined }>(
     '/v1/roles/:name',
