@@ -1,16 +1,21 @@
 import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
 import type { ClusterNames } from '@authcache/protocol';
 import type { CacheStats } from './cache/bounded-cache';
 
-/** What a node writes about itself on every heartbeat. */
-export interface Heartbeat {
-  id: string;
+/** What a node says about itself on every heartbeat (the membership adds when it was seen). */
+export interface HeartbeatContent {
   address: string;
   applied_seq: number;
-  ts: number;
   started: number;
-  left?: boolean;
   cache: Record<string, CacheStats>;
+}
+
+/** What a node writes about itself on every heartbeat. */
+export interface Heartbeat extends HeartbeatContent {
+  id: string;
+  ts: number;
+  left?: boolean;
 }
 
 export interface Member {
@@ -23,26 +28,58 @@ export interface Member {
   cache: Record<string, CacheStats>;
 }
 
-/** Membership by heartbeats in one Redis hash: UP while the heartbeat is fresh, DOWN after. */
-export class Membership {
-  constructor(
-    private readonly redis: Redis,
-    private readonly names: ClusterNames,
-    private readonly downAfterMs: number,
-    private readonly now: () => number = Date.now,
-  ) {}
+/** Who must acknowledge an update: the live members, and those that went silent without leaving. */
+export interface ExpectedMembers {
+  live: string[];
+  down: Array<{ node: string; last_seen_ms: number }>;
+}
 
-  async beat(hb: Heartbeat): Promise<void> {
-    await this.redis.hset(this.names.members, hb.id, JSON.stringify(hb));
+export interface MembershipOptions {
+  redis: Redis;
+  names: ClusterNames;
+  nodeId: string;
+  heartbeatMs: number;
+  log: Logger;
+  /** This node's current state, read at every heartbeat. */
+  content(): HeartbeatContent;
+  now?: () => number;
+}
+
+/**
+ * Membership by heartbeats in one Redis hash: UP while the heartbeat is fresh, DOWN after.
+ * Owns the heartbeat timer; the node only starts and stops it.
+ */
+export class Membership {
+  private timer: NodeJS.Timeout | undefined;
+  private readonly now: () => number;
+  private readonly downAfterMs: number;
+
+  constructor(private readonly o: MembershipOptions) {
+    this.now = o.now ?? Date.now;
+    this.downAfterMs = 3 * o.heartbeatMs + 500;
+  }
+
+  /** True when no other member is live: this node starts a fresh cluster. */
+  async isAlone(): Promise<boolean> {
+    const live = (await this.expected()).live;
+    return live.every((id) => id === this.o.nodeId);
+  }
+
+  /** Writes the first heartbeat, then one every heartbeat interval. */
+  async start(): Promise<void> {
+    await this.beat();
+    this.timer = setInterval(() => void this.beat(), this.o.heartbeatMs);
+    this.timer.unref();
   }
 
   /** A clean shutdown says so at once, instead of waiting for the heartbeat to go stale. */
-  async leave(hb: Heartbeat): Promise<void> {
-    await this.redis.hset(this.names.members, hb.id, JSON.stringify({ ...hb, left: true, ts: this.now() }));
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.o.redis.hset(this.o.names.members, this.o.nodeId, JSON.stringify({ ...this.heartbeat(), left: true }));
   }
 
   async list(): Promise<Member[]> {
-    const [[, raw], [, seqRaw]] = ((await this.redis.multi().hgetall(this.names.members).get(this.names.seq).exec()) ?? []) as [
+    const [[, raw], [, seqRaw]] = ((await this.o.redis.multi().hgetall(this.o.names.members).get(this.o.names.seq).exec()) ?? []) as [
       [unknown, Record<string, string>],
       [unknown, string | null],
     ];
@@ -61,16 +98,26 @@ export class Membership {
       .sort((a, b) => a.id.localeCompare(b.id));
   }
 
-  async liveIds(): Promise<string[]> {
-    return this.liveIdsFrom(await this.redis.hgetall(this.names.members));
-  }
-
-  /** UP members in a raw read of the members hash (the bus reads it in the same round trip as its publish). */
-  liveIdsFrom(raw: Record<string, string>): string[] {
+  /** The members an update published now must hear from. */
+  async expected(): Promise<ExpectedMembers> {
+    const raw = await this.o.redis.hgetall(this.o.names.members);
     const now = this.now();
-    return this.heartbeats(raw)
+    const live = this.heartbeats(raw)
       .filter(([, hb]) => this.isUp(hb, now))
       .map(([id]) => id);
+    return { live, down: [] };
+  }
+
+  private heartbeat(): Heartbeat {
+    return { ...this.o.content(), id: this.o.nodeId, ts: this.now() };
+  }
+
+  private async beat(): Promise<void> {
+    try {
+      await this.o.redis.hset(this.o.names.members, this.o.nodeId, JSON.stringify(this.heartbeat()));
+    } catch (err) {
+      this.o.log.debug({ err: (err as Error).message }, 'heartbeat not written');
+    }
   }
 
   private isUp(hb: Heartbeat, now: number): boolean {

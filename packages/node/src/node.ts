@@ -9,7 +9,7 @@ import { applyWrites, effectiveSettings, overlayFromHash, settingsWrites, type C
 import { Passwords } from './roles/passwords';
 import { RedisRoleStore } from './roles/redis-role-store';
 import { Bus } from './bus/bus';
-import { Membership, type Heartbeat } from './membership';
+import { Membership } from './membership';
 import { unavailable } from './errors';
 import { Admin } from './admin';
 import { LoginThrottle } from './security/login-throttle';
@@ -38,7 +38,7 @@ export class AuthcacheNode {
   private overlays: Overlays = { transient: {}, persistent: {} };
   private readonly defaults: Required<SettingsValues>;
   private status: NodeStatus = 'STARTING';
-  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private inSyncTimer: NodeJS.Timeout | undefined;
   private readonly startedAt = Date.now();
   address = '';
 
@@ -62,7 +62,14 @@ export class AuthcacheNode {
     this.roles = new RedisRoleStore(cmd, this.names);
     this.passwords = new Passwords(config.bcryptCost, config.bcryptConcurrency);
     this.cache = new AuthCache(this.roles, this.passwords, this.settings(), log);
-    this.membership = new Membership(cmd, this.names, 3 * config.heartbeatMs + 500);
+    this.membership = new Membership({
+      redis: cmd,
+      names: this.names,
+      nodeId: config.nodeId,
+      heartbeatMs: config.heartbeatMs,
+      log,
+      content: () => ({ address: this.address, applied_seq: this.bus.appliedSeq, started: this.startedAt, cache: this.cache.stats() }),
+    });
     this.bus = new Bus({
       cmd,
       sub,
@@ -76,7 +83,7 @@ export class AuthcacheNode {
       heartbeatMs: config.heartbeatMs,
       apply: (u) => this.apply(u),
       resync: (reason) => this.resync(reason),
-      liveMembers: (raw) => this.membership.liveIdsFrom(raw),
+      members: () => this.membership.expected(),
     });
     this.metrics.addCacheStats(() => this.cache.stats() as unknown as Record<string, Record<string, number>>);
   }
@@ -87,8 +94,7 @@ export class AuthcacheNode {
     await Promise.all([this.redis.connect(), this.sub.connect()]);
     await this.bus.subscribe();
     const pos = await this.bus.position();
-    const others = (await this.membership.liveIds()).filter((id) => id !== this.config.nodeId);
-    if (others.length === 0) {
+    if (await this.membership.isAlone()) {
       // Transient settings last while any node is up: the first node of a fresh cluster drops them.
       await this.redis.del(this.names.settingsTransient);
       this.log.info('no other live node: transient settings cleared');
@@ -100,19 +106,19 @@ export class AuthcacheNode {
       this.log.info({ roles: n, ms: Date.now() - t0 }, 'caches warmed');
     }
     this.bus.start(pos);
-    await this.beat();
-    this.heartbeatTimer = setInterval(() => void this.beat(), this.config.heartbeatMs);
-    this.heartbeatTimer.unref();
+    this.inSyncTimer = setInterval(() => this.metrics.inSync.set(this.trustsCache() ? 1 : 0), this.config.heartbeatMs);
+    this.inSyncTimer.unref();
+    await this.membership.start();
     this.status = 'UP';
     this.log.info({ appliedSeq: pos.seq, settings: this.cache.currentSettings() }, 'node up');
   }
 
   async stop(): Promise<void> {
     this.status = 'STOPPING';
-    clearInterval(this.heartbeatTimer);
+    clearInterval(this.inSyncTimer);
     this.bus.stop();
     try {
-      await this.membership.leave(this.heartbeat());
+      await this.membership.stop();
     } catch (err) {
       this.log.warn({ err }, 'could not leave the membership cleanly');
     }
@@ -200,25 +206,5 @@ export class AuthcacheNode {
     const bad = (field: string) => this.log.warn({ field }, 'ignoring an unreadable stored setting');
     this.overlays = { transient: overlayFromHash(t, bad), persistent: overlayFromHash(p, bad) };
     this.cache.configure(this.settings());
-  }
-
-  private heartbeat(): Heartbeat {
-    return {
-      id: this.config.nodeId,
-      address: this.address,
-      applied_seq: this.bus.appliedSeq,
-      ts: Date.now(),
-      started: this.startedAt,
-      cache: this.cache.stats(),
-    };
-  }
-
-  private async beat(): Promise<void> {
-    this.metrics.inSync.set(this.trustsCache() ? 1 : 0);
-    try {
-      await this.membership.beat(this.heartbeat());
-    } catch (err) {
-      this.log.debug({ err: (err as Error).message }, 'heartbeat not written');
-    }
   }
 }

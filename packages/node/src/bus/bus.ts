@@ -6,6 +6,7 @@ import type { Metrics } from '../metrics';
 import type { SettingsWrite } from '../cache/settings';
 import { PUBLISH_SCRIPT } from './publish-script';
 import { checkSync, decide, planCatchUp } from './sequencer';
+import type { ExpectedMembers } from '../membership';
 import { isComplete, record, summarize, type AckWaiter } from './acks';
 
 export type { Propagation };
@@ -25,8 +26,8 @@ export interface BusOptions {
   apply(update: ConfigUpdate): void;
   /** Brings the node back to a state it can trust after updates were lost: flush all, reload settings. */
   resync(reason: 'gap' | 'reset' | 'apply_failed'): Promise<void>;
-  /** Ids of the members expected to acknowledge an update, from a read of the members hash. */
-  liveMembers(raw: Record<string, string>): string[];
+  /** The members expected to acknowledge an update, read while it is published. */
+  members(): Promise<ExpectedMembers>;
   now?: () => number;
 }
 
@@ -124,11 +125,12 @@ export class Bus {
       for (const w of writes) args.push(w.value === undefined ? 'D' : 'S', w.layer === 'transient' ? 4 : 5, w.field, w.value ?? '');
       const n = this.o.names;
       // Who must acknowledge is read in the same round trip as the publish; acks that arrive first are kept.
-      const pipe = this.o.cmd.pipeline().hgetall(n.members) as unknown as RedisPipelineWithPublish;
+      const members = this.o.members().catch(() => undefined);
+      const pipe = this.o.cmd.pipeline() as unknown as RedisPipelineWithPublish;
       pipe.authcachePublish(n.seq, n.log, n.epoch, n.settingsTransient, n.settingsPersistent, ...args);
-      const [[membersErr, members], [publishErr, seq]] = (await pipe.exec()) as [[Error | null, Record<string, string>], [Error | null, number]];
+      const [[publishErr, seq]] = (await pipe.exec()) as [[Error | null, number]];
       if (publishErr) throw publishErr;
-      if (!membersErr) for (const id of this.o.liveMembers(members)) waiter.expected.add(id);
+      for (const id of (await members)?.live ?? []) waiter.expected.add(id);
       waiter.known = true;
       if (isComplete(waiter)) waiter.done();
       await Promise.race([allAcked, new Promise<void>((resolve) => (timeout = setTimeout(resolve, this.o.ackTimeoutMs)))]);
