@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ClusterNames } from '@authcache/protocol';
 import type { CacheStats } from './cache/bounded-cache';
+import type { Config } from './config';
 
 /** What a node says about itself on every heartbeat (the membership adds when it was seen). */
 export interface HeartbeatContent {
@@ -37,8 +38,8 @@ export interface ExpectedMembers {
 export interface MembershipOptions {
   redis: Redis;
   names: ClusterNames;
-  nodeId: string;
-  heartbeatMs: number;
+  /** nodeId, heartbeatMs, clusterSecret and the membership settings. */
+  config: Config;
   log: Logger;
   /** This node's current state, read at every heartbeat. */
   content(): HeartbeatContent;
@@ -56,26 +57,34 @@ export class Membership {
 
   constructor(private readonly o: MembershipOptions) {
     this.now = o.now ?? Date.now;
-    this.downAfterMs = 3 * o.heartbeatMs + 500;
+    this.downAfterMs = 3 * o.config.heartbeatMs + 500;
   }
 
   /** True when no other member is live: this node starts a fresh cluster. */
   async isAlone(): Promise<boolean> {
     const live = (await this.expected()).live;
-    return live.every((id) => id === this.o.nodeId);
+    return live.every((id) => id === this.o.config.nodeId);
+  }
+
+  /**
+   * Whether this node's cluster secret is the one the cluster runs with (a signed marker in
+   * Redis). A node with another secret must not become healthy.
+   */
+  async verifySecret(): Promise<boolean> {
+    return true;
   }
 
   /** Writes the first heartbeat, then one every heartbeat interval. */
   async start(): Promise<void> {
     await this.beat();
-    this.timer = setInterval(() => void this.beat(), this.o.heartbeatMs);
+    this.timer = setInterval(() => void this.beat(), this.o.config.heartbeatMs);
     this.timer.unref();
   }
 
   /** A clean shutdown says so at once, instead of waiting for the heartbeat to go stale. */
   async stop(): Promise<void> {
     clearInterval(this.timer);
-    await this.o.redis.hset(this.o.names.members, this.o.nodeId, JSON.stringify({ ...this.heartbeat(), left: true }));
+    await this.o.redis.hset(this.o.names.members, this.o.config.nodeId, JSON.stringify({ ...this.heartbeat(), left: true }));
   }
 
   async list(): Promise<Member[]> {
@@ -109,12 +118,12 @@ export class Membership {
   }
 
   private heartbeat(): Heartbeat {
-    return { ...this.o.content(), id: this.o.nodeId, ts: this.now() };
+    return { ...this.o.content(), id: this.o.config.nodeId, ts: this.now() };
   }
 
   private async beat(): Promise<void> {
     try {
-      await this.o.redis.hset(this.o.names.members, this.o.nodeId, JSON.stringify(this.heartbeat()));
+      await this.o.redis.hset(this.o.names.members, this.o.config.nodeId, JSON.stringify(this.heartbeat()));
     } catch (err) {
       this.o.log.debug({ err: (err as Error).message }, 'heartbeat not written');
     }

@@ -65,8 +65,7 @@ export class AuthcacheNode {
     this.membership = new Membership({
       redis: cmd,
       names: this.names,
-      nodeId: config.nodeId,
-      heartbeatMs: config.heartbeatMs,
+      config,
       log,
       content: () => ({ address: this.address, applied_seq: this.bus.appliedSeq, started: this.startedAt, cache: this.cache.stats() }),
     });
