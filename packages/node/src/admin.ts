@@ -2,13 +2,16 @@ import type { CacheName, RoleChange, RoleInfo, SetSettingsBody } from '@authcach
 import type { AuthcacheNode, Change } from './node';
 import type { Propagation } from './bus/bus';
 import { settingsWrites } from './cache/settings';
-import type { RoleRecord } from './roles/role-store';
-import { badRequest, notFound, orUnavailable } from './errors';
+import { RoleStoreError, type RoleRecord, type RoleStoreErrorKind } from './roles/role-store';
+import { HttpError, notFound, orUnavailable } from './errors';
 
 /** More users than this in one invalidation: flush everything instead of a giant message. */
 const MAX_USERS_PER_UPDATE = 5000;
 
 export type RoleInput = RoleChange;
+
+/** How each kind of role-store failure is answered; 504 says the change may stand. */
+const ROLE_STORE_STATUS: Record<RoleStoreErrorKind, number> = { unavailable: 503, outcome_unknown: 504, read_only: 409, conflict: 409, invalid: 400 };
 
 export function roleInfo(r: RoleRecord): RoleInfo {
   return { name: r.name, login: r.canLogin, superuser: r.superuser, roles: r.memberOf, has_password: r.hash !== undefined };
@@ -35,19 +38,13 @@ export class Admin {
 
   async putRole(name: string, input: RoleInput): Promise<{ role: RoleInfo; created: boolean; propagation: Propagation }> {
     const store = this.node.roles;
-    const existing = await this.backend(() => store.get(name));
     let memberOf: string[] | undefined;
     if (input.roles !== undefined || input.grant !== undefined || input.revoke !== undefined) {
-      const base = input.roles ?? existing?.memberOf ?? [];
+      const base = input.roles ?? (await this.backend(() => store.get(name)))?.memberOf ?? [];
       memberOf = [...new Set([...base, ...(input.grant ?? [])])].filter((r) => !(input.revoke ?? []).includes(r));
-      await this.checkGrants(name, memberOf);
     }
-    const grantsChanged = memberOf !== undefined && JSON.stringify([...memberOf].sort()) !== JSON.stringify(existing?.memberOf ?? []);
-    const superChanged = input.superuser !== undefined && input.superuser !== (existing?.superuser ?? false);
     const hash = input.password !== undefined ? await this.node.passwords.hash(input.password) : undefined;
-    // Who holds this role sees its grants and superuser status: they are invalidated with it.
-    const affected = [name, ...(grantsChanged || superChanged ? await this.backend(() => store.holdersOf(name)) : [])];
-    const created = await this.backend(() =>
+    const r = await this.backend(() =>
       store.upsert(name, {
         ...(hash !== undefined ? { hash } : {}),
         ...(input.login !== undefined ? { canLogin: input.login } : {}),
@@ -55,32 +52,24 @@ export class Admin {
         ...(memberOf !== undefined ? { memberOf } : {}),
       }),
     );
-    this.node.log.info({ role: name, created, passwordChanged: hash !== undefined, login: input.login, superuser: input.superuser, grants: memberOf, affected: affected.length }, 'role written');
-    const propagation = await this.invalidate(affected);
-    const stored = await this.backend(() => store.get(name));
-    return { role: roleInfo(stored!), created, propagation };
+    const p = r.propagation;
+    this.node.log.info(
+      { role: name, created: r.created, passwordChanged: hash !== undefined, login: input.login, superuser: input.superuser, grants: memberOf, affected: r.affected.length, seq: p.seq, nodes: p.nodes },
+      'role written and invalidated',
+    );
+    return { role: roleInfo(r.role), created: r.created, propagation: p };
   }
 
   async dropRole(name: string): Promise<Propagation> {
-    const store = this.node.roles;
-    const affected = [name, ...(await this.backend(() => store.holdersOf(name)))];
-    if (!(await this.backend(() => store.drop(name)))) throw notFound(`role ${name} does not exist`);
-    this.node.log.info({ role: name, affected: affected.length }, 'role dropped');
-    return this.invalidate(affected);
+    const r = await this.backend(() => this.node.roles.drop(name));
+    if (!r) throw notFound(`role ${name} does not exist`);
+    this.node.log.info({ role: name, affected: r.affected.length, seq: r.propagation.seq, nodes: r.propagation.nodes }, 'role dropped and invalidated');
+    return r.propagation;
   }
 
-  private invalidate(usernames: string[]): Promise<Propagation> {
-    return usernames.length > MAX_USERS_PER_UPDATE ? this.flushAll(undefined, false) : this.flushUsers(usernames, undefined, false);
-  }
-
-  /** Granted roles must exist, and a grant may not make a role hold itself (Cassandra refuses both). */
-  private async checkGrants(name: string, memberOf: string[]): Promise<void> {
-    for (const g of memberOf) {
-      if (g === name) throw badRequest(`role ${name} cannot be granted to itself`);
-      const resolved = await this.backend(() => this.node.roles.resolveRoles(g));
-      if (!resolved) throw badRequest(`role ${g} does not exist`);
-      if (resolved.roles.includes(name)) throw badRequest(`granting ${g} to ${name} would create a circular grant`);
-    }
+  /** The invalidation a role write publishes with it: the users, or everything past a size. */
+  invalidation(usernames: string[]): Change {
+    return usernames.length > MAX_USERS_PER_UPDATE ? { kind: 'flush_all', body: {} } : { kind: 'flush_users', body: { usernames } };
   }
 
   private async run(change: Change, local: boolean): Promise<Propagation> {
@@ -94,8 +83,14 @@ export class Admin {
     return p;
   }
 
-  private backend<T>(f: () => Promise<T>, message = 'role store unreachable'): Promise<T> {
-    return orUnavailable(this.node.log, message, f);
+  /** Backend calls of a request: typed store errors become their HTTP answer, with a log line. */
+  private async backend<T>(f: () => Promise<T>, message = 'role store unreachable'): Promise<T> {
+    try {
+      return await orUnavailable(this.node.log, message, f);
+    } catch (err) {
+      if (!(err instanceof RoleStoreError)) throw err;
+      this.node.log.warn({ kind: err.kind, err: err.message }, 'role store refused the call');
+      throw new HttpError(ROLE_STORE_STATUS[err.kind], err.message);
+    }
   }
-
 }

@@ -59,7 +59,7 @@ export class AuthcacheNode {
       active_update: config.cache.activeUpdate,
     };
     this.throttle = new LoginThrottle(config.throttle);
-    this.roles = new RedisRoleStore(cmd, this.names);
+    this.roles = new RedisRoleStore(cmd, this.names, (usernames, ops) => this.bus.publish(this.admin.invalidation(usernames), ops as never));
     this.passwords = new Passwords(config.bcryptCost, config.bcryptConcurrency);
     this.cache = new AuthCache(this.roles, this.passwords, this.settings(), log);
     this.membership = new Membership({

@@ -1,7 +1,9 @@
 import pino from 'pino';
 import type { CacheName } from '@authcache/protocol';
 import { Passwords } from '../src/roles/passwords';
-import type { ResolvedRoles, RoleRecord, RoleStore, StoredCredentials } from '../src/roles/role-store';
+import type { Propagation } from '@authcache/protocol';
+import { RoleStoreError, type ResolvedRoles, type RoleChange, type RoleDropResult, type RoleRecord, type RoleStore, type RoleWriteResult, type StoredCredentials } from '../src/roles/role-store';
+import { grantProblem, holdersOf, needsHolders, resolveGrants } from '../src/roles/grant-graph';
 import type { CacheSettings } from '../src/cache/settings';
 
 export interface Deferred<T> {
@@ -59,7 +61,11 @@ export class SpyPasswords extends Passwords {
  * the test to release them, so races can be staged without timers.
  */
 export class FakeRoleStore implements RoleStore {
+  readonly capabilities = { writable: true };
   readonly roles = new Map<string, RoleRecord>();
+  /** The users each write invalidated, in order. */
+  readonly invalidations: string[][] = [];
+  private seq = 0;
   reads = { credentials: 0, roles: 0, loginRoles: 0 };
   lastLoginRolesLimit: number | undefined;
   /** The next read of the kind fails with this error (once). */
@@ -129,33 +135,20 @@ export class FakeRoleStore implements RoleStore {
   }
 
   private resolveNow(name: string): ResolvedRoles | null {
-    const start = this.roles.get(name);
-    if (!start) return null;
-    const seen = new Set<string>();
-    let superuser = start.superuser;
-    const stack = [...start.memberOf];
-    while (stack.length > 0) {
-      const n = stack.pop()!;
-      if (n === name || seen.has(n)) continue;
-      seen.add(n);
-      const r = this.roles.get(n);
-      if (!r) continue;
-      superuser ||= r.superuser;
-      stack.push(...r.memberOf);
-    }
-    return { roles: [...seen].sort(), superuser };
+    return resolveGrants(name, (n) => this.roles.get(n));
   }
 
   async get(name: string): Promise<RoleRecord | null> {
     return this.roles.get(name) ?? null;
   }
 
-  async list(): Promise<RoleRecord[]> {
-    return [...this.roles.values()];
+  async list(page: { after?: string; limit?: number } = {}): Promise<RoleRecord[]> {
+    const all = [...this.roles.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).filter((r) => page.after === undefined || r.name > page.after);
+    return page.limit === undefined ? all : all.slice(0, page.limit);
   }
 
   async holdersOf(name: string): Promise<string[]> {
-    return [...this.roles.keys()].filter((n) => n !== name && this.resolveNow(n)?.roles.includes(name));
+    return holdersOf(name, this.roles.values());
   }
 
   async loginRoles(limit: number): Promise<Array<{ name: string; credentials: StoredCredentials; roles: ResolvedRoles }>> {
@@ -167,6 +160,44 @@ export class FakeRoleStore implements RoleStore {
       .map((r) => ({ name: r.name, credentials: { hash: r.hash, canLogin: r.canLogin }, roles: this.resolveNow(r.name)! }));
     await this.gate('loginRoles');
     return rows;
+  }
+
+  async start(): Promise<void> {}
+  async stop(): Promise<void> {}
+  health(): 'up' | 'down' {
+    return 'up';
+  }
+
+  async upsert(name: string, change: RoleChange): Promise<RoleWriteResult> {
+    const before = this.roles.get(name) ?? null;
+    const memberOf = change.memberOf === undefined ? undefined : [...new Set(change.memberOf)].sort();
+    if (memberOf !== undefined) {
+      const problem = grantProblem(name, memberOf, (n) => this.roles.get(n));
+      if (problem) throw new RoleStoreError('invalid', problem);
+    }
+    const after: RoleRecord = {
+      name,
+      hash: change.hash ?? before?.hash,
+      canLogin: change.canLogin ?? before?.canLogin ?? false,
+      superuser: change.superuser ?? before?.superuser ?? false,
+      memberOf: memberOf ?? before?.memberOf ?? [],
+    };
+    const affected = [name, ...(before && needsHolders(before, after) ? holdersOf(name, this.roles.values()) : [])];
+    this.roles.set(name, after);
+    return { created: before === null, role: after, affected, propagation: this.published(affected) };
+  }
+
+  async drop(name: string): Promise<RoleDropResult | null> {
+    if (!this.roles.has(name)) return null;
+    const affected = [name, ...holdersOf(name, this.roles.values())];
+    this.roles.delete(name);
+    for (const r of this.roles.values()) if (r.memberOf.includes(name)) r.memberOf = r.memberOf.filter((g) => g !== name);
+    return { affected, propagation: this.published(affected) };
+  }
+
+  private published(usernames: string[]): Propagation {
+    this.invalidations.push(usernames);
+    return { seq: ++this.seq, nodes: { total: 1, successful: 1, failed: 0 }, failures: [], members: [{ node: 'fake', result: 'applied' }] };
   }
 }
 

@@ -1,44 +1,73 @@
 import type { Redis } from 'ioredis';
-import type { ClusterNames } from '@authcache/protocol';
-import type { ResolvedRoles, RoleChange, RoleRecord, RoleStore, StoredCredentials } from './role-store';
+import type { ClusterNames, Propagation } from '@authcache/protocol';
+import { TransportError, type StoreOp } from '../bus/transport';
+import { grantProblem, holdersOf, needsHolders, resolveGrants, resolveGrantsAsync, type GrantNode } from './grant-graph';
+import {
+  RoleStoreError,
+  type ResolvedRoles,
+  type RoleChange,
+  type RoleDropResult,
+  type RoleRecord,
+  type RoleStore,
+  type RoleWriteResult,
+  type StoredCredentials,
+} from './role-store';
+
+/**
+ * Publishes the invalidation of `usernames` in the same atomic step as `ops` (the bus's publish
+ * script): the node hands this to the store, so a role write and its ConfigUpdate are one.
+ */
+export type InvalidateWith = (usernames: string[], ops: StoreOp[]) => Promise<Propagation>;
+
+/** Concurrent writers between our read and the atomic write: retry this often, then refuse. */
+const WRITE_ATTEMPTS = 3;
+const LIST_CHUNK = 1000;
 
 /**
  * Roles in Redis, one hash per role with Cassandra's system_auth.roles columns:
- * salted_hash, can_login, is_superuser, member_of (JSON array of granted roles).
+ * salted_hash, can_login, is_superuser, member_of (JSON array of granted roles), plus a set of
+ * role names. Writes are planned from a read and applied by the bus's publish script together
+ * with their invalidation, guarded so that a concurrent create or drop makes us plan again.
  */
 export class RedisRoleStore implements RoleStore {
-  constructor(private readonly redis: Redis, private readonly names: ClusterNames) {}
+  readonly capabilities = { writable: true };
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly names: ClusterNames,
+    private readonly invalidate: InvalidateWith,
+  ) {}
+
+  /** The node owns the connection; nothing to open or close here. */
+  async start(): Promise<void> {}
+  async stop(): Promise<void> {}
+
+  health(): 'up' | 'down' {
+    return this.redis.status === 'ready' ? 'up' : 'down';
+  }
 
   async getCredentials(name: string): Promise<StoredCredentials | null> {
     const [hash, canLogin] = await this.redis.hmget(this.names.role(name), 'salted_hash', 'can_login');
     if (hash === null && canLogin === null) return null;
-    return { hash: hash ?? undefined, canLogin: canLogin === 'true' };
+    return { hash: hash || undefined, canLogin: canLogin === 'true' };
   }
 
-  async resolveRoles(name: string): Promise<ResolvedRoles | null> {
-    const graph = new Map<string, { memberOf: string[]; superuser: boolean }>();
-    let frontier = [name];
-    // Breadth first, one pipelined round trip per level; `graph` doubles as the visited set, so a cycle ends.
-    while (frontier.length > 0) {
+  resolveRoles(name: string): Promise<ResolvedRoles | null> {
+    // One pipelined round trip per level of the grant graph.
+    return resolveGrantsAsync(name, async (level) => {
       const pipe = this.redis.pipeline();
-      for (const r of frontier) pipe.hmget(this.names.role(r), 'member_of', 'is_superuser', 'can_login');
+      for (const r of level) pipe.hmget(this.names.role(r), 'member_of', 'is_superuser', 'can_login');
       const rows = (await pipe.exec()) ?? [];
-      const next: string[] = [];
-      frontier.forEach((r, i) => {
-        const [err, row] = rows[i] ?? [];
+      const out = new Map<string, GrantNode | undefined>();
+      level.forEach((r, i) => {
+        const [err, row] = rows[i] ?? [new Error('no reply')];
         if (err) throw err;
         const [memberOf, superuser, canLogin] = row as (string | null)[];
-        if (memberOf === null && superuser === null && canLogin === null) return; // granted role was dropped
-        const granted = parseList(memberOf);
-        graph.set(r, { memberOf: granted, superuser: superuser === 'true' });
-        for (const g of granted) if (!graph.has(g) && !next.includes(g)) next.push(g);
+        const exists = memberOf !== null || superuser !== null || canLogin !== null;
+        out.set(r, exists ? { memberOf: parseList(memberOf), superuser: superuser === 'true' } : undefined);
       });
-      frontier = next;
-    }
-    const self = graph.get(name);
-    if (!self) return null;
-    const roles = graph.size === 1 ? (NO_ROLES as string[]) : [...graph.keys()].filter((r) => r !== name).sort();
-    return { roles, superuser: [...graph.values()].some((r) => r.superuser) };
+      return out;
+    });
   }
 
   async get(name: string): Promise<RoleRecord | null> {
@@ -46,8 +75,10 @@ export class RedisRoleStore implements RoleStore {
     return Object.keys(h).length === 0 ? null : toRecord(name, h);
   }
 
-  async list(): Promise<RoleRecord[]> {
-    const names = (await this.redis.smembers(this.names.rolesIndex)).sort();
+  async list(page: { after?: string; limit?: number } = {}): Promise<RoleRecord[]> {
+    let names = (await this.redis.smembers(this.names.rolesIndex)).sort();
+    if (page.after !== undefined) names = names.filter((n) => n > page.after!);
+    if (page.limit !== undefined) names = names.slice(0, page.limit);
     const out: RoleRecord[] = [];
     // In chunks: one pipeline of 100k commands would outlive the per-command timeout.
     for (let i = 0; i < names.length; i += LIST_CHUNK) {
@@ -65,20 +96,7 @@ export class RedisRoleStore implements RoleStore {
   }
 
   async holdersOf(name: string): Promise<string[]> {
-    const all = await this.list();
-    const grantees = new Map<string, string[]>(); // role -> roles it was granted to
-    for (const r of all) for (const g of r.memberOf) grantees.set(g, [...(grantees.get(g) ?? []), r.name]);
-    const found = new Set<string>();
-    const queue = [name];
-    while (queue.length > 0) {
-      for (const h of grantees.get(queue.shift()!) ?? []) {
-        if (h !== name && !found.has(h)) {
-          found.add(h);
-          queue.push(h);
-        }
-      }
-    }
-    return [...found].sort();
+    return holdersOf(name, await this.list());
   }
 
   async loginRoles(limit: number): Promise<Array<{ name: string; credentials: StoredCredentials; roles: ResolvedRoles }>> {
@@ -89,66 +107,95 @@ export class RedisRoleStore implements RoleStore {
     for (const r of all) {
       if (out.length >= limit) break;
       if (!r.canLogin || r.hash === undefined) continue;
-      out.push({ name: r.name, credentials: { hash: r.hash, canLogin: true }, roles: resolveInMemory(r.name, byName) });
+      out.push({ name: r.name, credentials: { hash: r.hash, canLogin: true }, roles: resolveGrants(r.name, (n) => byName.get(n))! });
     }
     return out;
   }
 
-  /** Creates or alters a role; true if it was created. */
-  async upsert(name: string, change: RoleChange): Promise<boolean> {
-    const fields: Record<string, string> = {};
-    if (change.hash !== undefined) fields.salted_hash = change.hash;
-    if (change.canLogin !== undefined) fields.can_login = String(change.canLogin);
-    if (change.superuser !== undefined) fields.is_superuser = String(change.superuser);
-    if (change.memberOf !== undefined) fields.member_of = JSON.stringify([...new Set(change.memberOf)].sort());
-    const key = this.names.role(name);
-    const existed = (await this.redis.exists(key)) === 1;
-    const defaults = existed ? {} : { can_login: 'false', is_superuser: 'false', member_of: '[]' };
-    await this.redis.multi().hset(key, { ...defaults, ...fields }).sadd(this.names.rolesIndex, name).exec();
-    return !existed;
-  }
-
-  /** Drops a role and revokes it from every role it was granted to; false if it did not exist. */
-  async drop(name: string): Promise<boolean> {
-    const all = await this.list();
-    if (!all.some((r) => r.name === name)) return false;
-    const tx = this.redis.multi().del(this.names.role(name)).srem(this.names.rolesIndex, name);
-    for (const r of all) {
-      if (r.memberOf.includes(name)) tx.hset(this.names.role(r.name), 'member_of', JSON.stringify(r.memberOf.filter((g) => g !== name)));
+  async upsert(name: string, change: RoleChange): Promise<RoleWriteResult> {
+    for (let attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
+      const all = await this.read(() => this.list());
+      const byName = new Map(all.map((r) => [r.name, r]));
+      const before = byName.get(name) ?? null;
+      const memberOf = change.memberOf === undefined ? undefined : [...new Set(change.memberOf)].sort();
+      if (memberOf !== undefined) {
+        const problem = grantProblem(name, memberOf, (n) => byName.get(n));
+        if (problem) throw new RoleStoreError('invalid', problem);
+      }
+      const after: RoleRecord = {
+        name,
+        hash: change.hash ?? before?.hash,
+        canLogin: change.canLogin ?? before?.canLogin ?? false,
+        superuser: change.superuser ?? before?.superuser ?? false,
+        memberOf: memberOf ?? before?.memberOf ?? [],
+      };
+      const affected = [name, ...(before && needsHolders(before, after) ? holdersOf(name, all) : [])];
+      const key = this.names.role(name);
+      const fields: Record<string, string> = {
+        can_login: String(after.canLogin),
+        is_superuser: String(after.superuser),
+        member_of: JSON.stringify(after.memberOf),
+        ...(after.hash !== undefined ? { salted_hash: after.hash } : {}),
+      };
+      const ops: StoreOp[] = [
+        { op: 'expect', key, exists: before !== null },
+        { op: 'hset', key, fields },
+        { op: 'sadd', key: this.names.rolesIndex, members: [name] },
+      ];
+      const propagation = await this.write(() => this.invalidate(affected, ops));
+      if (propagation) return { created: before === null, role: after, affected, propagation };
     }
-    await tx.exec();
-    return true;
+    throw new RoleStoreError('conflict', `role ${name} kept changing under concurrent writers; nothing was written`);
   }
-}
 
-const LIST_CHUNK = 1000;
-const NO_ROLES: readonly string[] = Object.freeze([]);
-
-/** The closure of `name`'s grants over an in-memory listing (cycles end at the visited set). */
-export function resolveInMemory(name: string, byName: Map<string, RoleRecord>): ResolvedRoles {
-  const self = byName.get(name)!;
-  if (self.memberOf.length === 0) return { roles: NO_ROLES as string[], superuser: self.superuser };
-  const seen = new Set<string>([name]);
-  const queue = [...self.memberOf];
-  let superuser = self.superuser;
-  while (queue.length > 0) {
-    const g = queue.shift()!;
-    if (seen.has(g)) continue;
-    const rec = byName.get(g);
-    if (!rec) continue; // granted role was dropped
-    seen.add(g);
-    superuser ||= rec.superuser;
-    queue.push(...rec.memberOf);
+  async drop(name: string): Promise<RoleDropResult | null> {
+    for (let attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
+      const all = await this.read(() => this.list());
+      if (!all.some((r) => r.name === name)) return null;
+      const affected = [name, ...holdersOf(name, all)];
+      const key = this.names.role(name);
+      const ops: StoreOp[] = [
+        { op: 'expect', key, exists: true },
+        { op: 'del', key },
+        { op: 'srem', key: this.names.rolesIndex, members: [name] },
+      ];
+      // Revoked from every role it was granted to, in the same step.
+      for (const r of all) {
+        if (r.memberOf.includes(name)) ops.push({ op: 'hset', key: this.names.role(r.name), fields: { member_of: JSON.stringify(r.memberOf.filter((g) => g !== name)) } });
+      }
+      const propagation = await this.write(() => this.invalidate(affected, ops));
+      if (propagation) return { affected, propagation };
+    }
+    throw new RoleStoreError('conflict', `role ${name} kept changing under concurrent writers; nothing was written`);
   }
-  seen.delete(name);
-  return { roles: [...seen].sort(), superuser };
+
+  private async read<T>(f: () => Promise<T>): Promise<T> {
+    try {
+      return await f();
+    } catch (err) {
+      throw new RoleStoreError('unavailable', `role store unreachable: ${(err as Error).message}`);
+    }
+  }
+
+  /** Runs the atomic write; undefined when a guard failed (someone else wrote first: plan again). */
+  private async write(f: () => Promise<Propagation>): Promise<Propagation | undefined> {
+    try {
+      return await f();
+    } catch (err) {
+      if (err instanceof TransportError) {
+        if (err.failure === 'guard') return undefined;
+        if (err.failure === 'unknown') throw new RoleStoreError('outcome_unknown', `outcome unknown: the change may have been applied (${err.message})`);
+      }
+      throw new RoleStoreError('unavailable', `role store unreachable: ${(err as Error).message}`);
+    }
+  }
 }
 
 function parseList(raw: string | null | undefined): string[] {
   if (!raw) return [];
   try {
     const v: unknown = JSON.parse(raw);
-    return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+    return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string').sort() : [];
   } catch {
     return [];
   }
