@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { isValidClusterName } from '@authcache/protocol';
+import { loadBackendConfig, type BackendConfig } from './roles/backend-config';
 
 /** Process configuration, read once from the environment at start (DESIGN §5). */
 export interface Config {
@@ -26,6 +27,8 @@ export interface Config {
   tls: { cert: string; key: string; ca: string | undefined } | undefined;
   /** Extra TLS material for `rediss://`: a private CA, a client certificate. */
   redisTls: { ca?: string; cert?: string; key?: string } | undefined;
+  /** Where roles live (AUTHCACHE_BACKEND) and that backend's own settings. */
+  backend: BackendConfig;
 }
 
 /** A bad or missing variable; main prints `message` as the one line and exits non-zero. */
@@ -35,9 +38,9 @@ export class ConfigError extends Error {
   }
 }
 
-type Env = Record<string, string | undefined>;
+export type Env = Record<string, string | undefined>;
 
-function str(env: Env, name: string, fallback?: string): string | undefined {
+export function str(env: Env, name: string, fallback?: string): string | undefined {
   const fileVar = env[`${name}_FILE`];
   if (fileVar !== undefined && fileVar !== '') {
     try {
@@ -53,7 +56,7 @@ function str(env: Env, name: string, fallback?: string): string | undefined {
   return v === undefined || v === '' ? fallback : v;
 }
 
-function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+export function int(env: Env, name: string, fallback: number, min: number, max: number): number {
   const raw = str(env, name);
   if (raw === undefined) return fallback;
   if (!/^\d+$/.test(raw.trim())) throw new ConfigError(name, `must be an integer, got "${raw}"`);
@@ -62,7 +65,7 @@ function int(env: Env, name: string, fallback: number, min: number, max: number)
   return n;
 }
 
-function bool(env: Env, name: string, fallback: boolean): boolean {
+export function bool(env: Env, name: string, fallback: boolean): boolean {
   const raw = str(env, name);
   if (raw === undefined) return fallback;
   const v = raw.trim().toLowerCase();
@@ -89,7 +92,7 @@ function loadTls(env: Env): Config['tls'] {
   };
 }
 
-function readPem(name: string, path: string): string {
+export function readPem(name: string, path: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {
@@ -163,5 +166,6 @@ export function loadConfig(env: Env = process.env): Config {
     },
     tls: loadTls(env),
     redisTls: loadRedisTls(env, redisUrl),
+    backend: loadBackendConfig(env),
   };
 }

@@ -7,7 +7,8 @@ import { Metrics } from './metrics';
 import { AuthCache, type LoginOutcome } from './cache/auth-cache';
 import { applyWrites, effectiveSettings, overlayFromHash, settingsWrites, type CacheSettings, type Overlays } from './cache/settings';
 import { Passwords } from './roles/passwords';
-import { RedisRoleStore } from './roles/redis-role-store';
+import { createRoleStore } from './roles/backends';
+import type { RoleStore } from './roles/role-store';
 import { Bus } from './bus/bus';
 import { Membership } from './membership';
 import { unavailable } from './errors';
@@ -28,7 +29,7 @@ export class AuthcacheNode {
   readonly metrics = new Metrics();
   readonly redis: Redis;
   private readonly sub: Redis;
-  readonly roles: RedisRoleStore;
+  readonly roles: RoleStore;
   readonly passwords: Passwords;
   readonly cache: AuthCache;
   readonly bus: Bus;
@@ -59,7 +60,7 @@ export class AuthcacheNode {
       active_update: config.cache.activeUpdate,
     };
     this.throttle = new LoginThrottle(config.throttle);
-    this.roles = new RedisRoleStore(cmd, this.names, (usernames, ops) => this.bus.publish(this.admin.invalidation(usernames), ops as never));
+    this.roles = createRoleStore({ config, log, redis: cmd, names: this.names, invalidate: (usernames, ops = []) => this.bus.publish(this.admin.invalidation(usernames), ops as never) });
     this.passwords = new Passwords(config.bcryptCost, config.bcryptConcurrency);
     this.cache = new AuthCache(this.roles, this.passwords, this.settings(), log);
     this.membership = new Membership({

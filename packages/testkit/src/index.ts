@@ -7,3 +7,5 @@ export { repoRoot, defaultNodeEntry } from './repo-root';
 export { startTcpProxy, type TcpProxy, type CutMode } from './tcp-proxy';
 export { track } from './child-reaper';
 export { withConnection } from './redis-commands';
+export * from './postgres';
+export * from './ldap';

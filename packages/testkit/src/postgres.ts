@@ -1,0 +1,2 @@
+/** PostgreSQL for one suite (placeholder until the PostgreSQL backend's fixtures land). */
+export {};
