@@ -83,14 +83,16 @@ export class Admin {
     return p;
   }
 
-  /** Backend calls of a request: typed store errors become their HTTP answer, with a log line. */
-  private async backend<T>(f: () => Promise<T>, message = 'role store unreachable'): Promise<T> {
-    try {
-      return await orUnavailable(this.node.log, message, f);
-    } catch (err) {
-      if (!(err instanceof RoleStoreError)) throw err;
-      this.node.log.warn({ kind: err.kind, err: err.message }, 'role store refused the call');
-      throw new HttpError(ROLE_STORE_STATUS[err.kind], err.message);
-    }
+  /** Backend calls of a request: typed store errors become their HTTP answer, other failures a 503, each with a log line. */
+  private backend<T>(f: () => Promise<T>, message = 'role store unreachable'): Promise<T> {
+    return orUnavailable(this.node.log, message, async () => {
+      try {
+        return await f();
+      } catch (err) {
+        if (!(err instanceof RoleStoreError)) throw err;
+        this.node.log.warn({ kind: err.kind, err: err.message }, 'role store refused the call');
+        throw new HttpError(ROLE_STORE_STATUS[err.kind], err.message);
+      }
+    });
   }
 }

@@ -1,8 +1,40 @@
+import { Lease } from '../../lease';
 import type { BackendDeps } from '../backends';
 import type { RoleStore } from '../role-store';
+import { ChangePoller } from './change-poller';
 import type { LdapConfig } from './config';
+import { Directory } from './directory';
+import { LdapRoleStore } from './store';
 
-/** The LDAP role store (placeholder until it lands). */
-export function createLdapStore(_config: LdapConfig, _deps: BackendDeps): RoleStore {
-  throw new Error('the LDAP backend is not available in this build yet');
+export { LdapRoleStore, READ_ONLY_MESSAGE } from './store';
+export { loadLdapConfig, type LdapConfig } from './config';
+export { ChangePoller } from './change-poller';
+export { Directory } from './directory';
+
+/** Redis keys of the change poller: the lease (one polling node per cluster) and the mark it resumes from. */
+export function pollerKeys(cluster: string): { lease: string; mark: string } {
+  return { lease: `${cluster}:ldap:poller`, mark: `${cluster}:ldap:poller:mark` };
+}
+
+/**
+ * The LDAP role store. One node of the cluster (the lease holder) polls the directory for
+ * changes; another takes over within the lease TTL (3 poll intervals, at least 3 s).
+ */
+export function createLdapStore(config: LdapConfig, deps: BackendDeps): RoleStore {
+  const log = deps.log.child({ component: 'ldap' });
+  const dir = new Directory(config, log);
+  const keys = pollerKeys(deps.names.cluster);
+  const poller =
+    config.pollMs > 0
+      ? new ChangePoller({
+          cfg: config,
+          dir,
+          lease: new Lease(deps.redis, keys.lease, Math.max(3 * config.pollMs, 3000)),
+          redis: deps.redis,
+          markKey: keys.mark,
+          invalidate: (usernames) => deps.invalidate(usernames),
+          log,
+        })
+      : undefined;
+  return new LdapRoleStore(config, dir, log, poller);
 }
