@@ -92,6 +92,8 @@ export class AuthcacheNode {
   async start(address: string): Promise<void> {
     this.address = address;
     await Promise.all([this.redis.connect(), this.sub.connect()]);
+    // The backend's own connections and change relay (LDAP: pool, health probe, change poller).
+    await this.roles.start();
     await this.bus.subscribe();
     const pos = await this.bus.position();
     if (await this.membership.isAlone()) {
@@ -123,6 +125,7 @@ export class AuthcacheNode {
       this.log.warn({ err }, 'could not leave the membership cleanly');
     }
     this.cache.close();
+    await this.roles.stop().catch((err: unknown) => this.log.warn({ err }, 'could not stop the role store cleanly'));
     this.sub.disconnect();
     await this.redis.quit().catch(() => this.redis.disconnect());
   }
@@ -132,10 +135,11 @@ export class AuthcacheNode {
     return this.bus.syncAgeMs() <= this.config.maxStalenessMs;
   }
 
-  health(): { status: NodeStatus; redis: string; sync_age_ms: number | null } {
-    const status = this.status === 'UP' && !this.trustsCache() ? 'DEGRADED' : this.status;
+  health(): { status: NodeStatus; redis: string; backend: 'up' | 'down'; sync_age_ms: number | null } {
+    const backend = this.roles.health();
+    const status = this.status === 'UP' && (!this.trustsCache() || backend === 'down') ? 'DEGRADED' : this.status;
     const age = this.bus.syncAgeMs();
-    return { status, redis: this.redis.status === 'ready' ? 'connected' : 'disconnected', sync_age_ms: Number.isFinite(age) ? age : null };
+    return { status, redis: this.redis.status === 'ready' ? 'connected' : 'disconnected', backend, sync_age_ms: Number.isFinite(age) ? age : null };
   }
 
   /** A login check; answered without a promise when the caches hold everything (the hot path). */

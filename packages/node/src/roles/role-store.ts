@@ -81,6 +81,15 @@ export interface RoleReads {
   holdersOf(name: string): Promise<string[]>;
   /** Up to `limit` roles that can log in, with their credentials and resolved roles, for warming the caches. */
   loginRoles(limit: number): Promise<Array<{ name: string; credentials: StoredCredentials; roles: ResolvedRoles }>>;
+  /**
+   * Only for a backend that checks passwords itself instead of handing out a hash (LDAP: a bind
+   * as the user). True when `password` is right; false for an unknown user, a wrong or empty
+   * password and a disabled account alike; RoleStoreError('unavailable') when the backend does
+   * not answer. When present, the cache calls it instead of bcrypt (`StoredCredentials.hash` is
+   * then an opaque token that changes with the user's entry) and keeps its fast verifier after
+   * a success, so a repeated login makes no backend round trip.
+   */
+  verifyPassword?(name: string, password: string): Promise<boolean>;
 }
 
 export interface RoleWrites {

@@ -17,6 +17,8 @@ export function clusterRoutes(app: FastifyInstance, node: AuthcacheNode, admin: 
       node: node.config.nodeId,
       cluster: node.config.cluster,
       redis: h.redis,
+      dependencies: { redis: h.redis === 'connected' ? 'up' : 'down', backend: h.backend },
+      backend: node.config.backend.kind,
       applied_seq: node.bus.appliedSeq,
       sync_age_ms: h.sync_age_ms,
       max_staleness_ms: node.config.maxStalenessMs,
