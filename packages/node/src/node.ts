@@ -8,7 +8,7 @@ import { AuthCache, type LoginOutcome } from './cache/auth-cache';
 import { applyWrites, effectiveSettings, overlayFromHash, settingsWrites, type CacheSettings, type Overlays } from './cache/settings';
 import { Passwords } from './roles/passwords';
 import { RedisRoleStore } from './roles/redis-role-store';
-import { Bus } from './bus/bus';
+import { RedisTransport, Replicator } from './bus/bus';
 import { Membership } from './membership';
 import { unavailable } from './errors';
 import { Admin } from './admin';
@@ -31,7 +31,7 @@ export class AuthcacheNode {
   readonly roles: RedisRoleStore;
   readonly passwords: Passwords;
   readonly cache: AuthCache;
-  readonly bus: Bus;
+  readonly bus: Replicator;
   readonly membership: Membership;
   readonly admin: Admin = new Admin(this);
   readonly throttle: LoginThrottle;
@@ -69,15 +69,13 @@ export class AuthcacheNode {
       log,
       content: () => ({ address: this.address, applied_seq: this.bus.appliedSeq, started: this.startedAt, cache: this.cache.stats() }),
     });
-    this.bus = new Bus({
-      cmd,
-      sub,
-      names: this.names,
+    const transport = new RedisTransport({ cmd, sub, names: this.names, nodeId: config.nodeId, logMaxLen: config.logMaxLen, log, metrics: this.metrics });
+    this.bus = new Replicator({
+      transport,
       codec: createCodec(config.clusterSecret),
       nodeId: config.nodeId,
       log,
       metrics: this.metrics,
-      logMaxLen: config.logMaxLen,
       ackTimeoutMs: config.ackTimeoutMs,
       heartbeatMs: config.heartbeatMs,
       apply: (u) => this.apply(u),
@@ -92,6 +90,13 @@ export class AuthcacheNode {
     this.address = address;
     await Promise.all([this.redis.connect(), this.sub.connect()]);
     await this.bus.subscribe();
+    if (!(await this.membership.verifySecret())) {
+      // Its frames would all be rejected and it would reject everyone's: it must not join nor serve.
+      this.log.error(
+        'AUTHCACHE_CLUSTER_SECRET does not match the secret this cluster runs with: staying STARTING (not joining, not serving from cache); set the same secret on every node',
+      );
+      return;
+    }
     const pos = await this.bus.position();
     if (await this.membership.isAlone()) {
       // Transient settings last while any node is up: the first node of a fresh cluster drops them.
@@ -115,7 +120,7 @@ export class AuthcacheNode {
   async stop(): Promise<void> {
     this.status = 'STOPPING';
     clearInterval(this.inSyncTimer);
-    this.bus.stop();
+    await this.bus.stop();
     try {
       await this.membership.stop();
     } catch (err) {
@@ -126,7 +131,7 @@ export class AuthcacheNode {
     await this.redis.quit().catch(() => this.redis.disconnect());
   }
 
-  /** True while the node may answer from its cache (DESIGN §4 staleness bound). */
+  /** True while the node may answer from its cache (docs/architecture.md, "Staleness bound"). */
   trustsCache(): boolean {
     return this.bus.syncAgeMs() <= this.config.maxStalenessMs;
   }
@@ -185,8 +190,6 @@ export class AuthcacheNode {
         this.overlays = applyWrites(this.overlays, settingsWrites(u.body));
         this.cache.configure(this.settings());
         this.log.info({ change: u.body, settings: this.cache.currentSettings() }, 'settings changed');
-        break;
-      case 'ack':
         break;
     }
   }

@@ -23,6 +23,8 @@ interface Loader<V> {
   guard: LoadGuard;
   inFlight: Map<string, Promise<(V & Timed) | null>>;
   read(name: string): Promise<V | null>;
+  /** What a reload stores in place of the entry held: by default the fresh value alone. */
+  merge?(held: V & Timed, fresh: V & Timed): V & Timed;
 }
 
 /**
@@ -50,7 +52,7 @@ export class AuthCache {
     this.credentials = new BoundedCache({ ttlMs: settings.credentials.ttl_ms, maxEntries: settings.credentials.max_entries, now });
     this.roles = new BoundedCache({ ttlMs: settings.roles.ttl_ms, maxEntries: settings.roles.max_entries, now });
     this.loaders = {
-      credentials: { cache: this.credentials, guard: new LoadGuard(), inFlight: new Map(), read: (n) => store.getCredentials(n) },
+      credentials: { cache: this.credentials, guard: new LoadGuard(), inFlight: new Map(), read: (n) => store.getCredentials(n), merge: reloadedCredentials },
       roles: { cache: this.roles, guard: new LoadGuard(), inFlight: new Map(), read: (n) => store.resolveRoles(n) },
     };
     this.scheduleActiveUpdates();
@@ -66,7 +68,9 @@ export class AuthCache {
     const cred = this.credentials.get(username);
     if (cred !== undefined) {
       this.maybeRefresh('credentials', username, cred);
-      if (cred.verifier !== undefined && cred.canLogin && sameVerifier(cred.verifier, this.verifierOf(password))) {
+      // canLogin is checked here too, not only by the reload that drops the verifier: an entry
+      // may get a verifier and lose its login by other paths (another backend, a merge bug).
+      if (cred.verifier !== undefined && cred.canLogin && cred.hash !== undefined && sameVerifier(cred.verifier, this.verifierOf(password))) {
         const roles = this.roles.get(username);
         if (roles !== undefined) {
           this.maybeRefresh('roles', username, roles);
@@ -207,15 +211,11 @@ export class AuthCache {
     const fresh = l.guard.end(name, ticket);
     if (value === null) return null;
     const entry = { ...value, loadedAt: this.now() } as V & Timed;
-    if (fresh) {
-      // A refresh that found the same hash keeps the verifier, so it does not cost a bcrypt.
-      const old = l.cache.peek(name) as (CredentialsEntry & V) | undefined;
-      if (old && 'hash' in entry && old.hash === (entry as unknown as CredentialsEntry).hash && old.verifier) {
-        (entry as unknown as CredentialsEntry).verifier = old.verifier;
-      }
-      l.cache.set(name, entry);
-    }
-    return entry;
+    if (!fresh) return entry;
+    const held = l.cache.peek(name);
+    const stored = held !== undefined && l.merge ? l.merge(held, entry) : entry;
+    l.cache.set(name, stored);
+    return stored;
   }
 
   /**
@@ -266,6 +266,19 @@ export class AuthCache {
       });
     }
   }
+}
+
+/**
+ * A reload of credentials keeps the held verifier only while it still proves what it proved: the
+ * hash is the one the password passed bcrypt against, and the role may still log in. One that
+ * lost its login (a change made outside our API, seen by refresh or active update) starts without
+ * a verifier, so no later path can accept the old password from it; nor can a re-enabled one
+ * until bcrypt has checked it again.
+ */
+function reloadedCredentials(held: StoredCredentials & Timed, fresh: StoredCredentials & Timed): StoredCredentials & Timed {
+  const verifier = (held as CredentialsEntry).verifier;
+  if (verifier === undefined || !fresh.canLogin || fresh.hash === undefined || fresh.hash !== held.hash) return fresh;
+  return { ...fresh, verifier } as CredentialsEntry;
 }
 
 /** Constant-time comparison of two verifiers (base64 digests, always the same length). */
