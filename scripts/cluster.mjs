@@ -22,18 +22,20 @@ function fail(line) {
 }
 
 for (const built of ['packages/testkit/dist/index.js', 'packages/node/dist/main.js']) {
-  if (!existsSync(join(root, built))) fail(`${built} is missing: build first (pnpm build), or run pnpm start which builds`);
+  if (!existsSync(join(root, built))) fail(`${built} is missing: build first (npx -y pnpm@10 build), or run npx -y pnpm@10 start, which builds`);
 }
 const { startRedis, startNode, portInUse } = require('../packages/testkit/dist');
+const { operatorExports } = require('./lib/shell-env.cjs');
 
 const token = process.env.AUTHCACHE_ADMIN_TOKEN || randomBytes(18).toString('base64url');
 const secret = process.env.AUTHCACHE_CLUSTER_SECRET || randomBytes(18).toString('base64url');
 const clusterName = process.env.AUTHCACHE_CLUSTER || 'authcache';
 
 // Cache settings and the like from this shell reach every node; identity and address are ours to set.
+// AUTHCACHE_URL is authctl's target (the line printed at the end), not a node setting.
 const passThrough = Object.fromEntries(
   Object.entries(process.env).filter(
-    ([key]) => key.startsWith('AUTHCACHE_') && !['AUTHCACHE_NODE_ID', 'AUTHCACHE_PORT', 'AUTHCACHE_CLUSTER'].includes(key),
+    ([key]) => key.startsWith('AUTHCACHE_') && !['AUTHCACHE_NODE_ID', 'AUTHCACHE_PORT', 'AUTHCACHE_CLUSTER', 'AUTHCACHE_URL'].includes(key),
   ),
 );
 const nodeEnv = {
@@ -121,20 +123,21 @@ for (const node of nodes) {
   });
 }
 
-const tokenNote = process.env.AUTHCACHE_ADMIN_TOKEN ? '(from AUTHCACHE_ADMIN_TOKEN)' : '(random; set AUTHCACHE_ADMIN_TOKEN to choose one)';
+const tokenNote = process.env.AUTHCACHE_ADMIN_TOKEN ? 'from AUTHCACHE_ADMIN_TOKEN' : 'random; set AUTHCACHE_ADMIN_TOKEN to choose one';
 process.stdout.write(
   [
     '',
     `authcache cluster "${clusterName}" is up:`,
     ...nodes.map((n) => `  ${n.id}  ${n.url}`),
     '',
-    `Admin token ${tokenNote}:`,
-    `  export TOKEN='${token}'`,
+    `In another shell, paste these (admin token ${tokenNote}); then every README example runs as written:`,
+    ...operatorExports({ url: nodes[0].url, token, root }).map((line) => `  ${line}`),
     '',
     'Try:',
-    `  curl -X PUT localhost:7001/v1/roles/alice -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{"password":"s3cret","login":true}'`,
-    `  curl -X POST localhost:7003/v1/login -H 'content-type: application/json' -d '{"username":"alice","password":"s3cret"}'`,
-    `  curl -X DELETE localhost:7002/_plugins/_security/api/cache -H "Authorization: Bearer $TOKEN"`,
+    '  authctl status',
+    `  curl -s -X PUT localhost:7001/v1/roles/alice -H "Authorization: Bearer $AUTHCACHE_ADMIN_TOKEN" -H 'content-type: application/json' -d '{"password":"s3cret","login":true}'`,
+    `  curl -s -X POST localhost:7003/v1/login -H 'content-type: application/json' -d '{"username":"alice","password":"s3cret"}'`,
+    '  authctl invalidatecredentialscache alice',
     '',
     'Ctrl-C stops the cluster.',
     '',

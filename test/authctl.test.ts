@@ -4,43 +4,20 @@
  * and the membership seen through a node that was SIGKILLed and one that was stopped.
  */
 
-import { execFile } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InvalidCredentialsError } from '@authcache/client';
 import { freePort } from '@authcache/testkit';
 import { useCluster } from './support';
-
-const CLI = join(__dirname, '..', 'packages', 'client', 'dist', 'cli.js');
+import { CLI, execIn, type Run, shellEnv, statusRows } from './support/cli';
 
 // Heartbeats every 2 s (DOWN after 6.5 s without one) leave a SIGKILLed node UP in the membership long
 // enough to see a partial propagation; a 1 s ack wait keeps each partial call short.
 const s = useCluster({ env: { AUTHCACHE_HEARTBEAT_MS: '2000', AUTHCACHE_ACK_TIMEOUT_MS: '1000' } });
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** The environment of the operator's shell: no node configuration, the admin token exported. */
-function shellEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AUTHCACHE_')));
-  Object.assign(env, { AUTHCACHE_ADMIN_TOKEN: s.token }, extra);
-  for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
-  return env;
-}
-
 function exec(file: string, args: string[], opts: { stdin?: string; env?: Record<string, string | undefined> } = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = execFile(file, args, { env: shellEnv(opts.env), timeout: 20_000 }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
-      resolve({ code, stdout, stderr });
-    });
-    // Always closed, so that nothing waits on a terminal that is not there.
-    child.stdin!.end(opts.stdin ?? '');
-  });
+  return execIn(shellEnv(s.token, opts.env), file, args, opts.stdin);
 }
 
 /** `authctl -p <port of node i> ...` */
@@ -48,18 +25,6 @@ const authctl = (node: number, args: string[], opts?: { stdin?: string; env?: Re
   exec(process.execPath, [CLI, '-p', String(s.nodes[node]!.port), ...args], opts);
 
 const address = (i: number) => `127.0.0.1:${s.nodes[i]!.port}`;
-const STATUS_LINE = /^(UN|DN)\s+(\S+)\s+(\S+)\s+seq=(\d+)\s+entries=(\d+)$/;
-
-function statusRows(stdout: string): Array<{ state: string; address: string; id: string }> {
-  return stdout
-    .trimEnd()
-    .split('\n')
-    .map((line) => {
-      const m = STATUS_LINE.exec(line);
-      if (!m) throw new Error(`not a status line: ${JSON.stringify(line)}`);
-      return { state: m[1]!, address: m[2]!, id: m[3]! };
-    });
-}
 
 /**
  * Logs in on node i through the SDK, pinned to that node: the evidence of what the node enforces. (The
@@ -245,7 +210,10 @@ describe('authctl against a 3-node cluster', () => {
   });
 
   test('exit 2 usage, without touching the cluster; --help exits 0', async () => {
-    for (const args of [['bogus'], ['status', '--bogus'], ['login'], ['login', 'alice'], ['role', 'alter', 'alice'], ['-p', 'port', 'status']]) {
+    for (const args of [
+      ['bogus'], ['status', '--bogus'], ['login'], ['login', 'alice'], ['role', 'alter', 'alice'], ['-p', 'port', 'status'], ['help', 'nosuchverb'],
+      ['role', 'create', 'dave', '--login', '--no-login'], ['role', 'alter', 'alice', '--revoke', 'reader', '--grant', 'reader'],
+    ]) {
       const r = await exec(process.execPath, [CLI, ...args]);
       expect({ args, code: r.code }).toEqual({ args, code: 2 });
       expect(r.stderr).not.toBe('');
@@ -253,6 +221,15 @@ describe('authctl against a 3-node cluster', () => {
     const help = await exec(process.execPath, [CLI, 'invalidatecredentialscache', '--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('Usage: authctl invalidatecredentialscache');
+  });
+
+  test('AUTHCACHE_URL is the default target, -p overrides it; a node\'s AUTHCACHE_PORT is not read', async () => {
+    const viaEnv = await exec(process.execPath, [CLI, 'status'], { env: { AUTHCACHE_URL: s.nodes[1]!.url, AUTHCACHE_PORT: '1' } });
+    expect(viaEnv).toMatchObject({ code: 0, stderr: '' });
+    expect(statusRows(viaEnv.stdout)).toHaveLength(3);
+    const port = await freePort();
+    const override = await exec(process.execPath, [CLI, '-p', String(s.nodes[2]!.port), '--json', 'status'], { env: { AUTHCACHE_URL: `http://127.0.0.1:${port}` } });
+    expect(override.code).toBe(0);
   });
 
   test('exit 3: nothing listens on the port', async () => {
@@ -325,5 +302,18 @@ describe('authctl against a 3-node cluster', () => {
     const live = await exec('bash', ['-c', `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} -p ${s.nodes[0]!.port} status | grep '^UN' | awk '{print $2}'`]);
     expect(live.stdout.split('\n')).toContain(address(0));
     expect(live.stdout.split('\n')).not.toContain(address(1));
+  });
+
+  test('removenode: refused for a live member (exit 1), forgets a stopped one, unknown ids exit 1', async () => {
+    const live = await authctl(0, ['removenode', s.nodes[0]!.id]);
+    expect(live.code).toBe(1);
+    expect(live.stderr).toContain('HTTP 409');
+    const gone = s.nodes[1]!.id; // stopped by the test above
+    const r = await authctl(0, ['removenode', gone]);
+    expect(r).toMatchObject({ code: 0, stdout: `Node removed: ${gone}\n` });
+    expect(statusRows((await authctl(0, ['status'])).stdout).map((x) => x.id)).not.toContain(gone);
+    const unknown = await authctl(0, ['removenode', 'no-such-node']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('HTTP 404');
   });
 });

@@ -1,12 +1,12 @@
 /**
  * The bus seen from Redis: frames published twice, out of order, with a gap the log no longer holds,
- * and frames that are forged, garbled, truncated, oversized, of another version or of the wrong kind.
+ * and frames that are forged, garbled, truncated, oversized, of another version or of the wrong type (an ack).
  * Each is written straight into Redis (as a node's publish script, or an attacker, would) and judged
  * by what two real nodes then do: their applied seq, their caches, their settings, their counters.
  */
 
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createCodec, MAX_FRAME_BYTES, type RejectReason } from '@authcache/protocol';
+import { createCodec, MAX_FRAME_BYTES, withSeq, type RejectReason } from '@authcache/protocol';
 import { waitFor } from '@authcache/testkit';
 import {
   Redis,
@@ -183,8 +183,9 @@ it('forged, garbled, truncated, oversized, wrong-version and wrong-kind frames c
   // What the node itself would decide, checked here so that each case is the fault its name says.
   const codec = createCodec(fc.secret);
   for (const [name, frame, reason] of cases) expect([name, codec.decode(frame)]).toEqual([name, expect.objectContaining({ ok: false, reason })]);
-  const ack = signedFrame(fc.secret, { kind: 'ack', body: { update_id: randomUUID(), node: fc.nodes[0]!.id, ok: true } }, next);
-  expect(codec.decode(ack).ok).toBe(true);
+  // A well-signed ack: acks are their own message type, so on the updates channel it is invalid.
+  const ack = withSeq(codec.encodeAck({ update_id: randomUUID(), node: fc.nodes[0]!.id, ok: true }), next);
+  expect(codec.decodeAck(ack).ok).toBe(true);
   const all: Array<[string, Buffer, RejectReason]> = [...cases, ['an ack on the updates channel', ack, 'invalid']];
 
   const reasons = [...new Set(all.map(([, , r]) => r))];

@@ -1,10 +1,12 @@
 /**
  * Membership by heartbeats: a node that leaves cleanly (SIGTERM) or dies (SIGKILL) is reported DOWN by
- * the others, admin calls then answer for the live nodes only, and a restarted node is UP again.
+ * the others. A clean leave drops out of admin answers; a dead node stays in them as failed
+ * (`reason: "down"`) until an operator removes it (DELETE /v1/cluster/nodes/{id}); a restarted node
+ * is UP again.
  */
 
 import type { NodeInfo } from '@authcache/client';
-import { ALL_OK, useCluster, waitFor, type Suite } from './support';
+import { ALL_OK, call, useCluster, waitFor, type Suite } from './support';
 
 // A short heartbeat so that a killed node goes stale quickly: DOWN after 3 x 500 + 500 = 2000 ms.
 const HEARTBEAT_MS = 500;
@@ -41,6 +43,28 @@ it('every node lists all 3 members UP with their addresses', async () => {
   }
 });
 
+it('right after a change, the answering node reports its own lag and cache sizes as they are; the others say how old theirs are', async () => {
+  await s.clients[0]!.putRole('fresh', { password: 'fresh-pw', login: true });
+  await s.clients[0]!.flushAll();
+  await s.clients[0]!.login('fresh', 'fresh-pw');
+  const metrics = await (await fetch(`${s.nodes[0]!.url}/metrics`)).text();
+  const size = Number(/^authcache_cache\{cache="credentials",stat="size"\} (\d+)$/m.exec(metrics)?.[1]);
+  const health = (await (await fetch(`${s.nodes[0]!.url}/health`)).json()) as { applied_seq: number };
+  // No wait for a heartbeat: the answering node's own line is read live.
+  const list = (await s.clients[0]!.nodes()) as unknown as Array<NodeInfo & { self?: boolean; cluster_seq: number; heartbeat_age_ms: number; last_seen: string }>;
+  const self = list.find((n) => n.id === s.nodes[0]!.id)!;
+  expect(self).toMatchObject({ self: true, lag: 0, applied_seq: health.applied_seq, cluster_seq: health.applied_seq });
+  expect(self.cache.credentials.size).toBe(size);
+  expect(size).toBeGreaterThanOrEqual(1);
+  for (const other of list.filter((n) => n !== self)) {
+    expect(other.self).toBeUndefined();
+    expect(other.lag).toBe(other.cluster_seq - other.applied_seq);
+    expect(other.heartbeat_age_ms).toBeGreaterThanOrEqual(0);
+    expect(other.heartbeat_age_ms).toBeLessThan(DOWN_AFTER_MS);
+    expect(Date.parse(other.last_seen)).not.toBeNaN();
+  }
+});
+
 it('a stopped node (SIGTERM) is DOWN, flushes answer for the 2 live ones, and it is UP again after a restart', async () => {
   const gone = s.nodes[2]!;
   expect(await gone.stop()).toBe(0);
@@ -60,7 +84,7 @@ it('a stopped node (SIGTERM) is DOWN, flushes answer for the 2 live ones, and it
   expect((await s.clients[0]!.flushAll()).nodes).toEqual(ALL_OK);
 });
 
-it('a SIGKILLed node is DOWN once its heartbeat is stale; flushes then answer for the 2 live ones', async () => {
+it('a SIGKILLed node is DOWN once its heartbeat is stale, stays in admin answers as down until removed, and is UP again after a restart', async () => {
   const victim = s.nodes[1]!;
   await s.clients[0]!.putRole('vic', { password: 'vic-pw', login: true });
   await victim.kill();
@@ -74,10 +98,23 @@ it('a SIGKILLed node is DOWN once its heartbeat is stale; flushes then answer fo
   const list = await awaitStatus(s, 0, victim.id, 'DOWN', DOWN_AFTER_MS + 5000);
   expect(statusOf(list, s.nodes[2]!.id)).toBe('UP');
 
+  // It never left: once DOWN it is not waited for, but it is still reported, as down with its age.
   const flushed = await s.clients[2]!.flushAll();
-  expect(flushed.nodes).toEqual({ total: 2, successful: 2, failed: 0 });
+  expect(flushed.nodes).toEqual({ total: 3, successful: 2, failed: 1 });
+  expect(flushed.failures).toEqual([{ node: victim.id, reason: 'down', last_seen_ms: expect.any(Number) }]);
+  expect((flushed.failures[0] as { last_seen_ms: number }).last_seen_ms).toBeGreaterThanOrEqual(DOWN_AFTER_MS);
   const role = await s.clients[0]!.putRole('vic', { password: 'vic-pw-2' });
-  expect(role.nodes).toEqual({ total: 2, successful: 2, failed: 0 });
+  expect(role.nodes).toEqual({ total: 3, successful: 2, failed: 1 });
+
+  // An operator removes it (nodetool removenode): a live node cannot be removed, an unknown id is a 404.
+  const live = await call(s.nodes[0]!.url, 'DELETE', `/v1/cluster/nodes/${encodeURIComponent(s.nodes[2]!.id)}`, { token: s.token });
+  expect(live.status).toBe(409);
+  const unknown = await call(s.nodes[0]!.url, 'DELETE', '/v1/cluster/nodes/no-such-node', { token: s.token });
+  expect([unknown.status, unknown.json]).toEqual([404, { error: 'node no-such-node is not a member' }]);
+  const removed = await call(s.nodes[0]!.url, 'DELETE', `/v1/cluster/nodes/${encodeURIComponent(victim.id)}`, { token: s.token });
+  expect([removed.status, removed.json]).toEqual([200, { message: `Node removed: ${victim.id}` }]);
+  expect((await s.clients[2]!.nodes()).map((n) => n.id)).not.toContain(victim.id);
+  expect((await s.clients[2]!.flushAll()).nodes).toEqual({ total: 2, successful: 2, failed: 0 });
 
   await victim.restart();
   await awaitStatus(s, 2, victim.id, 'UP', 5000);
@@ -85,4 +122,9 @@ it('a SIGKILLed node is DOWN once its heartbeat is stale; flushes then answer fo
   // The restarted node reads the role store as it is now: the change made while it was dead holds.
   await expect(s.clients[1]!.login('vic', 'vic-pw')).rejects.toMatchObject({ status: 401 });
   expect((await s.clients[1]!.login('vic', 'vic-pw-2')).node).toBe(victim.id);
+});
+
+it('the admin routes of the membership need the admin token', async () => {
+  const r = await call(s.nodes[0]!.url, 'DELETE', '/v1/cluster/nodes/whoever');
+  expect(r.status).toBe(401);
 });

@@ -204,3 +204,81 @@ describe('failed-login throttling', () => {
     expect(metricValue(await scrape(t.url), 'authcache_logins_total', { result: 'throttled' })).toBeGreaterThan(0);
   });
 });
+
+describe('failed-login throttling under concurrency (issue 11.4)', () => {
+  // The limits of the issue's report; a window longer than the test so that nothing expires midway.
+  const PER_USER = 5;
+  const PER_ADDRESS = 50;
+  const ATTEMPTS = 200;
+  const IN_FLIGHT = 50;
+  let t: NodeHandle;
+
+  beforeAll(async () => {
+    // bcrypt at cost 8 (~15 ms, one at a time on 2 cores): 50 guesses are truly in flight together,
+    // as they were when 53 got through a limit of 5 because failures were counted only afterwards.
+    t = await startNode({
+      redisUrl: s.redis.url,
+      cluster: s.cluster.cluster,
+      secret: s.cluster.secret,
+      token: s.token,
+      env: {
+        AUTHCACHE_BCRYPT_COST: '8',
+        AUTHCACHE_LOGIN_MAX_FAILURES: String(PER_USER),
+        AUTHCACHE_LOGIN_MAX_FAILURES_PER_ADDRESS: String(PER_ADDRESS),
+        AUTHCACHE_LOGIN_THROTTLE_WINDOW_MS: '120000',
+      },
+    });
+    const r = await call(t.url, 'PUT', '/v1/roles/conc_victim', { token: s.token, json: { password: 'conc-victim-pw', login: true } });
+    expect(r.status).toBe(201);
+  }, 30_000);
+
+  afterAll(async () => {
+    await t?.stop();
+  });
+
+  /** `ATTEMPTS` logins, `IN_FLIGHT` at a time; the statuses, by attempt. */
+  const storm = async (attempt: (i: number) => Promise<RawReply>): Promise<number[]> => {
+    const statuses: number[] = new Array<number>(ATTEMPTS);
+    let next = 0;
+    const worker = async () => {
+      while (next < ATTEMPTS) {
+        const i = next++;
+        statuses[i] = (await attempt(i)).status;
+      }
+    };
+    await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
+    return statuses;
+  };
+  const tally = (statuses: number[]) => statuses.reduce<Record<number, number>>((m, x) => ({ ...m, [x]: (m[x] ?? 0) + 1 }), {});
+  /**
+   * Every answer is a rejection after one bcrypt (401) or a refusal before any (429), and the
+   * 401s - the passwords actually checked - are at least one and at most the limit.
+   */
+  const expectWithin = (counts: Record<number, number>, limit: number) => {
+    const checked = counts[401] ?? 0;
+    expect({ onlyRejections: Object.keys(counts).every((k) => k === '401' || k === '429'), withinLimit: checked >= 1 && checked <= limit, counts }).toEqual({
+      onlyRejections: true,
+      withinLimit: true,
+      counts,
+    });
+  };
+
+  it(`${ATTEMPTS} different wrong passwords for one user, ${IN_FLIGHT} in flight: at most ${PER_USER} are checked`, async () => {
+    // Spread over 50 addresses (4 attempts each): only the per-user limit can stop them.
+    const statuses = await storm((i) =>
+      raw(`${t.url}/v1/login`, { method: 'POST', json: { username: 'conc_victim', password: `guess-${i}` }, localAddress: `127.0.1.${100 + (i % 50)}` }),
+    );
+    expectWithin(tally(statuses), PER_USER);
+    // The right password is refused too now: the limit is reached.
+    expectError(await raw(`${t.url}/v1/login`, { method: 'POST', json: { username: 'conc_victim', password: 'conc-victim-pw' }, localAddress: '127.0.1.99' }), 429);
+  });
+
+  it(`${ATTEMPTS} wrong logins from one address across usernames, ${IN_FLIGHT} in flight: at most ${PER_ADDRESS} are checked`, async () => {
+    const a = '127.0.1.200';
+    const statuses = await storm((i) => raw(`${t.url}/v1/login`, { method: 'POST', json: { username: `conc-spray-${i}`, password: 'nope' }, localAddress: a }));
+    expectWithin(tally(statuses), PER_ADDRESS);
+    // Another address is untouched.
+    expect((await raw(`${t.url}/v1/login`, { method: 'POST', json: { username: 'conc-spray-x', password: 'nope' }, localAddress: '127.0.1.201' })).status).toBe(401);
+  });
+});
+

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // `pnpm bench`: the performance figures of issue 6, each beside its physical baseline measured in the
-// same run, written to bench/results.json and bench/results.md. Progress goes to stderr.
+// same run. Progress goes to stderr. Only a plain full run writes bench/results.json and
+// bench/results.md (the committed figures the README quotes); any other run writes
+// results.quick.* or results.partial.* (see lib/report.mjs) and says where.
 import { mkdtempSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +11,7 @@ import { repoRoot, testkit, Redis } from './lib/deps.mjs';
 import { machine } from './lib/machine.mjs';
 import { Progress } from './lib/progress.mjs';
 import { summarizeProfiles } from './lib/profile.mjs';
-import { writeResults } from './lib/report.mjs';
+import { resultsStem, writeResults } from './lib/report.mjs';
 import cachedLogin from './benchmarks/cached-login.mjs';
 import coldStorm from './benchmarks/cold-storm.mjs';
 import flushRoundTrip from './benchmarks/flush-roundtrip.mjs';
@@ -18,7 +20,7 @@ import flushRecovery from './benchmarks/flush-recovery.mjs';
 
 const BENCHMARKS = [cachedLogin, coldStorm, flushRoundTrip, memory, flushRecovery];
 
-const USAGE = `usage: pnpm bench [--quick] [--only NAME[,NAME...]] [--profile] [--node-env KEY=VALUE]... [--out DIR]
+const USAGE = `usage: npx -y pnpm@10 bench [--quick] [--only NAME[,NAME...]] [--profile] [--node-env KEY=VALUE]... [--out DIR]
 
   --quick      short durations and fewer users, for development (outputs are marked QUICK)
   --only       run only these benchmarks: ${BENCHMARKS.map((b) => b.name).join(', ')}
@@ -26,7 +28,11 @@ const USAGE = `usage: pnpm bench [--quick] [--only NAME[,NAME...]] [--profile] [
                (profiles in a temp dir named on stderr, one folder per benchmark)
   --node-env   extra environment for every node under test, for experiments (e.g. UV_THREADPOOL_SIZE=2);
                recorded in the results
-  --out DIR    where results.json and results.md go (default: bench/)
+  --out DIR    the directory the results go to (default: bench/)
+
+Only a plain full run (none of --quick, --only, --profile, --node-env) writes results.json and
+results.md, the committed figures; --quick writes results.quick.json/.md, the others
+results.partial.json/.md (both ignored by git), so a development run never replaces them.
 `;
 
 let args;
@@ -117,8 +123,12 @@ try {
 }
 
 const results = { quick: args.quick, ...(Object.keys(nodeEnv).length ? { node_env: nodeEnv } : {}), machine: { ...info, load_average_at_end: loadavg().map((n) => Math.round(n * 100) / 100) }, benchmarks };
-const { jsonPath, mdPath } = writeResults(args.out, results);
-process.stderr.write(`wrote ${jsonPath} and ${mdPath}${args.quick ? ' (QUICK run)' : ''}\n`);
+const stem = resultsStem({ quick: args.quick, only: wanted.length > 0, profile: args.profile, nodeEnv: Object.keys(nodeEnv).length > 0 });
+const { jsonPath, mdPath } = writeResults(args.out, results, stem);
+process.stderr.write(
+  `wrote ${jsonPath} and ${mdPath}` +
+    (stem === 'results' ? '\n' : ` (${args.quick ? 'QUICK' : 'partial'} run: the committed bench/results.* are unchanged)\n`),
+);
 // A missed target is a finding, not a crash; only a benchmark that could not run fails the command.
 process.exit(failed ? 1 : 0);
 

@@ -16,6 +16,7 @@ import {
   type Health,
   type LoginResult,
   type NodeInfo,
+  type NodeRemoved,
   type RoleChange,
   type RoleInfo,
   type RoleResult,
@@ -34,6 +35,17 @@ export interface ClientOptions {
 }
 
 export const DEFAULT_TIMEOUT_MS = 5000;
+
+export interface ClusterSettingsQuery {
+  /** flat_settings=true */
+  flat?: boolean;
+  /** include_defaults=true */
+  includeDefaults?: boolean;
+}
+
+function settingsQuery(o: ClusterSettingsQuery): CallSpec['query'] {
+  return { flat_settings: o.flat === true ? 'true' : undefined, include_defaults: o.includeDefaults === true ? 'true' : undefined };
+}
 
 const ADMIN: Credentials = { type: 'bearer' };
 const NONE: Credentials = { type: 'none' };
@@ -125,14 +137,16 @@ export class AuthcacheClient {
     });
   }
 
-  async getClusterSettings(): Promise<ClusterSettings> {
-    return this.call<ClusterSettings>({ method: 'GET', path: '/_cluster/settings', kind: 'admin', credentials: ADMIN });
+  /** OpenSearch's flags: `flat` for flat names instead of nested objects, `includeDefaults` for a `defaults` section. */
+  async getClusterSettings(opts: ClusterSettingsQuery = {}): Promise<ClusterSettings> {
+    return this.call<ClusterSettings>({ method: 'GET', path: '/_cluster/settings', query: settingsQuery(opts), kind: 'admin', credentials: ADMIN });
   }
 
-  async putClusterSettings(body: ClusterSettingsChange): Promise<ClusterSettingsResult> {
+  async putClusterSettings(body: ClusterSettingsChange, opts: Pick<ClusterSettingsQuery, 'flat'> = {}): Promise<ClusterSettingsResult> {
     return this.call<ClusterSettingsResult>({
       method: 'PUT',
       path: '/_cluster/settings',
+      query: settingsQuery(opts),
       body,
       kind: 'admin',
       credentials: ADMIN,
@@ -176,6 +190,19 @@ export class AuthcacheClient {
 
   async nodes(): Promise<NodeInfo[]> {
     return this.call<NodeInfo[]>({ method: 'GET', path: '/v1/cluster/nodes', kind: 'admin', credentials: ADMIN });
+  }
+
+  /**
+   * Forget a member that went silent without leaving (`nodetool removenode`): it stops being listed and
+   * stops counting as a failure in admin answers. 404 -> NotFoundError (no such member).
+   */
+  async removeNode(id: string): Promise<NodeRemoved> {
+    return this.call<NodeRemoved>({
+      method: 'DELETE',
+      path: `/v1/cluster/nodes/${segment(id, 'node id')}`,
+      kind: 'admin',
+      credentials: ADMIN,
+    });
   }
 
   /**

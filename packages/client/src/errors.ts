@@ -96,10 +96,15 @@ export function httpErrorFor(
   }
 }
 
+/** `{"error":"..."}` on our paths; OpenSearch's `{"error":{"type","reason"},"status"}` on its paths. */
 function errorText(body: unknown): string | undefined {
   if (typeof body === 'object' && body !== null && 'error' in body) {
     const e = (body as { error: unknown }).error;
     if (typeof e === 'string' && e.length > 0) return e;
+    if (typeof e === 'object' && e !== null) {
+      const { type, reason } = e as { type?: unknown; reason?: unknown };
+      if (typeof reason === 'string' && reason.length > 0) return typeof type === 'string' ? `${type}: ${reason}` : reason;
+    }
   }
   return undefined;
 }

@@ -1,4 +1,4 @@
-export { AuthcacheClient, type ClientOptions, DEFAULT_TIMEOUT_MS } from './client';
+export { AuthcacheClient, type ClientOptions, type ClusterSettingsQuery, DEFAULT_TIMEOUT_MS } from './client';
 export {
   type Attempt,
   AuthcacheError,

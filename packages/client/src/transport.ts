@@ -176,9 +176,32 @@ function asErrorLike(v: unknown): ErrorLike | undefined {
 function describeCause(cause: unknown): string | undefined {
   const c = asErrorLike(cause);
   if (c === undefined) return undefined;
+  const tls = describeTls(c);
+  if (tls !== undefined) return tls;
+  if (c.code === 'UND_ERR_SOCKET') {
+    // What a plain-http request to a node serving HTTPS gets: the TLS server hangs up on it.
+    return `${c.message ?? 'connection closed'} without an answer (if the node serves HTTPS, use an https:// address)`;
+  }
   if (c.message !== undefined && c.message !== '') return c.message;
   // Happy-eyeballs connects fail with an AggregateError whose own message is empty.
   if (c.code !== undefined) return c.code;
   const first = c.errors?.[0] !== undefined ? asErrorLike(c.errors[0]) : undefined;
   return first?.message ?? c.name;
+}
+
+const NOT_TLS = new Set(['ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_PACKET_LENGTH_TOO_LONG', 'ERR_SSL_HTTP_REQUEST']);
+const UNTRUSTED = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS_CERT_ALTNAME_INVALID/;
+
+/**
+ * OpenSSL's own messages are multi-line-looking codes ("0A00010B:SSL routines:ssl3_get_record:wrong
+ * version number:../deps/openssl/..."); an operator needs what it means and what to do instead.
+ */
+function describeTls(c: ErrorLike): string | undefined {
+  const code = c.code ?? '';
+  if (NOT_TLS.has(code)) return 'TLS handshake failed: the node does not speak HTTPS on this port (use an http:// address)';
+  if (code.startsWith('ERR_SSL_')) return `TLS handshake failed (${code.slice('ERR_SSL_'.length).toLowerCase().replace(/_/g, ' ')})`;
+  if (UNTRUSTED.test(code)) {
+    return `TLS certificate not accepted: ${c.message ?? code} (a private CA: set NODE_EXTRA_CA_CERTS to its PEM file)`;
+  }
+  return undefined;
 }

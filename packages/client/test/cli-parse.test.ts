@@ -4,33 +4,55 @@ import { ConnectionError, ForbiddenError, InvalidCredentialsError, UnauthorizedE
 import { EXIT, exitCodeFor, InterruptedError, RefusedError, UsageError } from '../src/cli/exit-codes';
 import { parseCacheName, parseNonNegativeInt, parsePort, settingsChangeFrom } from '../src/cli/options';
 import { promptHidden, readAll, resolvePassword } from '../src/cli/password';
-import { targetAddress } from '../src/cli/target';
+import { BUILTIN_DEFAULTS, defaultsFromEnv, targetAddress } from '../src/cli/target';
 import type { CliIO } from '../src/cli/io';
 
-describe('targetAddress (-h/-p)', () => {
+describe('targetAddress (-h/-p) and AUTHCACHE_URL', () => {
+  // [host, port] as commander leaves them: undefined when the flag was not given.
   test.each([
-    ['127.0.0.1', 7070, false, '127.0.0.1:7070'],
-    ['10.0.0.5', 7001, true, '10.0.0.5:7001'],
+    [undefined, undefined, '127.0.0.1:7070'],
+    ['10.0.0.5', 7001, '10.0.0.5:7001'],
     // the address column of `authctl status`, passed back as nodetool runbooks do with -h $node
-    ['127.0.0.1:7002', 7070, false, '127.0.0.1:7002'],
-    ['127.0.0.1:7002', 7002, true, '127.0.0.1:7002'],
-    ['::1', 7001, true, '[::1]:7001'],
-    ['[::1]:7003', 7070, false, '[::1]:7003'],
-    ['https://auth.example.com', 8443, true, 'https://auth.example.com:8443'],
-    ['http://auth.example.com:9000/base', 7070, false, 'http://auth.example.com:9000/base'],
-  ])('%s with port %d (given: %s) -> %s', (host, port, given, expected) => {
-    expect(targetAddress(host, port, given)).toBe(expected);
+    ['127.0.0.1:7002', undefined, '127.0.0.1:7002'],
+    ['127.0.0.1:7002', 7002, '127.0.0.1:7002'],
+    ['::1', 7001, '[::1]:7001'],
+    ['[::1]:7003', undefined, '[::1]:7003'],
+    ['https://auth.example.com', 8443, 'https://auth.example.com:8443'],
+    ['http://auth.example.com:9000/base', undefined, 'http://auth.example.com:9000/base'],
+  ])('-h %s -p %s -> %s', (host, port, expected) => {
+    expect(targetAddress(host, port)).toBe(expected);
   });
 
   test.each([
-    ['', 7070, false],
-    ['host:7002', 7001, true],
-    ['host:abc', 7070, false],
-    ['host:70000', 7070, false],
-    [':7001', 7070, false],
-    ['[::1', 7070, false],
-  ])('%j (port %d, given %s) is a usage error', (host, port, given) => {
-    expect(() => targetAddress(host, port, given)).toThrow(UsageError);
+    ['', undefined],
+    ['host:7002', 7001],
+    ['host:abc', undefined],
+    ['host:70000', undefined],
+    [':7001', undefined],
+    ['[::1', undefined],
+  ])('-h %j -p %s is a usage error', (host, port) => {
+    expect(() => targetAddress(host, port)).toThrow(UsageError);
+  });
+
+  test('AUTHCACHE_URL gives the defaults; -h replaces the host (and its port), -p the port', () => {
+    const env = defaultsFromEnv('http://127.0.0.1:7001');
+    expect(targetAddress(undefined, undefined, env)).toBe('127.0.0.1:7001');
+    expect(targetAddress(undefined, 7002, env)).toBe('127.0.0.1:7002');
+    expect(targetAddress('127.0.0.1:7003', undefined, env)).toBe('127.0.0.1:7003');
+    expect(targetAddress('10.0.0.5', undefined, env)).toBe('10.0.0.5:7001');
+    expect(targetAddress('https://other:9443', undefined, env)).toBe('https://other:9443');
+    // https is kept for a -h without a scheme: the status loop works against a TLS cluster too
+    const tls = defaultsFromEnv('https://auth.example.com:8443/base/');
+    expect(targetAddress(undefined, undefined, tls)).toBe('https://auth.example.com:8443/base');
+    expect(targetAddress('10.0.0.7:8443', undefined, tls)).toBe('https://10.0.0.7:8443');
+    expect(targetAddress(undefined, undefined, defaultsFromEnv('node2:7002'))).toBe('node2:7002');
+    expect(targetAddress(undefined, undefined, defaultsFromEnv('http://[::1]:7001'))).toBe('[::1]:7001');
+    expect(defaultsFromEnv('')).toBe(BUILTIN_DEFAULTS);
+    expect(defaultsFromEnv(undefined)).toBe(BUILTIN_DEFAULTS);
+  });
+
+  test.each(['a:1,b:2', 'ftp://x', 'http://u:p@x:1', 'http://[x'])('AUTHCACHE_URL=%s is a usage error', (v) => {
+    expect(() => defaultsFromEnv(v)).toThrow(UsageError);
   });
 });
 

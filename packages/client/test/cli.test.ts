@@ -40,8 +40,8 @@ describe('authctl (in-process, fake node)', () => {
 
   const stats = (size: number) => ({ size, hits: 0, misses: 0, evictions: 0, loads: 0, load_failures: 0 });
   const members: NodeInfo[] = [
-    { id: 'node1', address: '127.0.0.1:7001', status: 'UP', applied_seq: 12, lag: 0, cache: { credentials: stats(3), roles: stats(4) } },
-    { id: 'node-two', address: '127.0.0.1:7002', status: 'DOWN', applied_seq: 9, lag: 3, cache: { credentials: stats(0), roles: stats(0) } },
+    { id: 'node1', address: '127.0.0.1:7001', status: 'UP', applied_seq: 12, lag: 0, cluster_seq: 12, last_seen: '2026-01-01T00:00:00.000Z', heartbeat_age_ms: 0, cache: { credentials: stats(3), roles: stats(4) } },
+    { id: 'node-two', address: '127.0.0.1:7002', status: 'DOWN', applied_seq: 9, lag: 3, cluster_seq: 12, last_seen: '2026-01-01T00:00:00.000Z', heartbeat_age_ms: 9000, cache: { credentials: stats(0), roles: stats(0) } },
   ];
 
   describe('status', () => {
@@ -340,6 +340,7 @@ describe('authctl (in-process, fake node)', () => {
       ['role', 'drop'],
       ['role', 'list'],
       ['login'],
+      ['removenode'],
     ];
 
     test.each(verbs.map((v) => [v.join(' ')]))('%s --help: usage on stdout, exit 0, nothing sent', async (verb) => {
@@ -352,7 +353,7 @@ describe('authctl (in-process, fake node)', () => {
 
     test('the top-level help lists every verb and the exit codes', async () => {
       const r = await authctl(['--help']);
-      for (const v of ['status', 'invalidatecredentialscache', 'invalidaterolescache', 'invalidateauthcaches', 'getauthcacheconfig', 'setauthcacheconfig', 'role', 'login']) {
+      for (const v of ['status', 'invalidatecredentialscache', 'invalidaterolescache', 'invalidateauthcaches', 'getauthcacheconfig', 'setauthcacheconfig', 'role', 'login', 'removenode', 'help']) {
         expect(r.stdout).toContain(`  ${v}`);
       }
       expect(r.stdout).toContain('Exit codes');

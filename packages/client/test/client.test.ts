@@ -1,4 +1,4 @@
-import { AuthcacheClient, AuthcacheError, type NodeInfo, type RoleInfo } from '@authcache/client';
+import { AuthcacheClient, AuthcacheError, type NodeInfo, NotFoundError, type RoleInfo } from '@authcache/client';
 import { type FakeNode, type Recorded, type Reply, propagation, startFakeNode } from './fake-node';
 
 /** One fake node per test; the handler is swapped per call so each test states what the node answers. */
@@ -130,6 +130,14 @@ describe('AuthcacheClient routes', () => {
     expect(json(last())).toEqual(change);
   });
 
+  test("cluster settings: OpenSearch's flat_settings and include_defaults flags", async () => {
+    answer({ status: 200, body: { persistent: {}, transient: {}, defaults: {} } });
+    await client.getClusterSettings({ flat: true, includeDefaults: true });
+    expect(last().url).toBe('/_cluster/settings?flat_settings=true&include_defaults=true');
+    await client.putClusterSettings({ transient: { plugins: { security: { cache: { ttl_minutes: null } } } } }, { flat: true });
+    expect(last().url).toBe('/_cluster/settings?flat_settings=true');
+  });
+
   test('roles: put (201 created), get, list, drop, with encoded names', async () => {
     const role: RoleInfo = { name: 'ops team', login: true, superuser: false, roles: ['reader'], has_password: true };
     answer({ status: 201, body: { role, created: true, ...propagation } });
@@ -157,11 +165,31 @@ describe('AuthcacheClient routes', () => {
   test('nodes lists the cluster members', async () => {
     const stats = { size: 1, hits: 2, misses: 3, evictions: 0, loads: 3, load_failures: 0 };
     const members: NodeInfo[] = [
-      { id: 'n1', address: '127.0.0.1:7001', status: 'UP', applied_seq: 7, lag: 0, cache: { credentials: stats, roles: stats } },
+      {
+        id: 'n1',
+        address: '127.0.0.1:7001',
+        status: 'UP',
+        applied_seq: 7,
+        lag: 0,
+        cluster_seq: 7,
+        last_seen: '2026-01-01T00:00:00.000Z',
+        heartbeat_age_ms: 120,
+        cache: { credentials: stats, roles: stats },
+      },
     ];
     answer({ status: 200, body: members });
     await expect(client.nodes()).resolves.toEqual(members);
     expect(last().url).toBe('/v1/cluster/nodes');
+  });
+
+  test('removeNode: DELETE /v1/cluster/nodes/{id}, the id encoded; 404 is NotFoundError', async () => {
+    answer({ status: 200, body: { message: 'Node removed: node 3' } });
+    await expect(client.removeNode('node 3')).resolves.toEqual({ message: 'Node removed: node 3' });
+    expect(last()).toMatchObject({ method: 'DELETE', url: '/v1/cluster/nodes/node%203' });
+    expect(last().headers.authorization).toMatch(/^Bearer /);
+    answer({ status: 404, body: { error: 'unknown node: x' } });
+    await expect(client.removeNode('x')).rejects.toBeInstanceOf(NotFoundError);
+    await expect(client.removeNode('..')).rejects.toBeInstanceOf(TypeError);
   });
 
   test('health returns the body for 503 as for 200, without the token', async () => {

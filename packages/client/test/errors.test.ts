@@ -80,6 +80,15 @@ describe('error types per status', () => {
     expect(await failure(503, () => client.login('alice', PASSWORD))).toBeInstanceOf(UnavailableError);
   });
 
+  test("OpenSearch's error shape: the message is its type and reason", async () => {
+    const body = { error: { root_cause: [{ type: 'illegal_argument_exception', reason: 'setting [x] not recognized' }], type: 'illegal_argument_exception', reason: 'setting [x] not recognized' }, status: 400 };
+    fake.setHandler(() => ({ status: 400, body }));
+    const err = (await client.putClusterSettings({ transient: { x: 1 } }).catch((e: unknown) => e)) as BadRequestError;
+    expect(err).toBeInstanceOf(BadRequestError);
+    expect(err.message).toBe('illegal_argument_exception: setting [x] not recognized');
+    expect(err.body).toEqual(body);
+  });
+
   test('other statuses are a plain HttpError', async () => {
     const e = await failure(500, () => client.listRoles());
     expect(e.constructor).toBe(HttpError);

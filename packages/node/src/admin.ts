@@ -2,6 +2,7 @@ import type { CacheName, RoleChange, RoleInfo, SetSettingsBody } from '@authcach
 import type { AuthcacheNode, Change } from './node';
 import type { Propagation } from './bus/bus';
 import { settingsWrites } from './cache/settings';
+import { settingsOps } from './bus/settings-ops';
 import { RoleStoreError, type RoleRecord, type RoleStoreErrorKind } from './roles/role-store';
 import { HttpError, notFound, orUnavailable } from './errors';
 
@@ -77,8 +78,9 @@ export class Admin {
       this.node.apply(change);
       return { seq: this.node.bus.appliedSeq, nodes: { total: 1, successful: 1, failed: 0 }, failures: [], members: [{ node: this.node.config.nodeId, result: 'applied' }] };
     }
-    const writes = change.kind === 'set_settings' ? settingsWrites(change.body) : [];
-    const p = await this.backend(() => this.node.bus.publish(change, writes), 'could not publish the update: redis unreachable');
+    // Settings travel as StoreOps, written by the same atomic step that publishes the update.
+    const ops = change.kind === 'set_settings' ? settingsOps(this.node.names, settingsWrites(change.body)) : [];
+    const p = await this.backend(() => this.node.bus.publish(change, ops), 'could not publish the update: redis unreachable');
     this.node.log.info({ kind: change.kind, seq: p.seq, nodes: p.nodes, failures: p.failures }, 'update propagated');
     return p;
   }

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { isValidClusterName } from '@authcache/protocol';
 import { loadBackendConfig, type BackendConfig } from './roles/backend-config';
 
-/** Process configuration, read once from the environment at start (DESIGN §5). */
+/** Process configuration, read once from the environment at start (docs/architecture.md, Configuration). */
 export interface Config {
   redisUrl: string;
   cluster: string;
@@ -12,6 +12,8 @@ export interface Config {
   port: number;
   adminToken: string | undefined;
   clusterSecret: string;
+  /** AUTHCACHE_INSECURE_DEMO: the documented placeholder secrets are accepted (a local demo only). */
+  insecureDemo: boolean;
   cache: { ttlMs: number; maxEntries: number; refreshMs: number; activeUpdate: boolean };
   warming: boolean;
   maxStalenessMs: number;
@@ -20,6 +22,8 @@ export interface Config {
   /** bcrypt checks running at once; undefined: one core less than the machine has. */
   bcryptConcurrency: number | undefined;
   heartbeatMs: number;
+  /** A DOWN member (silent, not left) is reported as a failure until this long after its last heartbeat. */
+  memberForgetMs: number;
   ackTimeoutMs: number;
   logMaxLen: number;
   shutdownGraceMs: number;
@@ -114,6 +118,9 @@ function loadRedisTls(env: Env, redisUrl: string): Config['redisTls'] {
   return Object.keys(out).length > 0 ? out : undefined;
 }
 
+/** The value docker-compose.yml and the README show for the secrets. */
+export const PLACEHOLDER_SECRET = 'change-me';
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const YEAR_MS = 365 * 24 * 3600 * 1000;
 
@@ -134,6 +141,20 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const nodeId = str(env, 'AUTHCACHE_NODE_ID', `${hostname()}:${port}`)!;
   if (nodeId.length > 200) throw new ConfigError('AUTHCACHE_NODE_ID', 'must be at most 200 characters');
+  const heartbeatMs = int(env, 'AUTHCACHE_HEARTBEAT_MS', 1000, 50, 60_000);
+  const memberForgetMs = int(env, 'AUTHCACHE_MEMBER_FORGET_MS', 600_000, 1000, YEAR_MS);
+  // A member must be DOWN (3 heartbeats + 500 ms, docs/architecture.md Membership) before it can be forgotten.
+  if (memberForgetMs <= 3 * heartbeatMs + 500) {
+    throw new ConfigError('AUTHCACHE_MEMBER_FORGET_MS', `must be longer than 3 x AUTHCACHE_HEARTBEAT_MS + 500 (${3 * heartbeatMs + 500}), got ${memberForgetMs}`);
+  }
+  const adminToken = str(env, 'AUTHCACHE_ADMIN_TOKEN');
+  const insecureDemo = bool(env, 'AUTHCACHE_INSECURE_DEMO', false);
+  for (const [name, value] of [['AUTHCACHE_CLUSTER_SECRET', clusterSecret], ['AUTHCACHE_ADMIN_TOKEN', adminToken]] as const) {
+    // The compose file documents this value: a copy that reaches a real deployment must not start.
+    if (value === PLACEHOLDER_SECRET && !insecureDemo) {
+      throw new ConfigError(name, `is the documented placeholder "${PLACEHOLDER_SECRET}"; set a secret of your own, or AUTHCACHE_INSECURE_DEMO=true for a local demo`);
+    }
+  }
   const logLevel = str(env, 'LOG_LEVEL', 'info')!;
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
   return {
@@ -142,7 +163,8 @@ export function loadConfig(env: Env = process.env): Config {
     nodeId,
     host: str(env, 'AUTHCACHE_HOST', '127.0.0.1')!,
     port,
-    adminToken: str(env, 'AUTHCACHE_ADMIN_TOKEN'),
+    adminToken,
+    insecureDemo,
     clusterSecret,
     cache: {
       ttlMs: int(env, 'AUTHCACHE_CACHE_TTL_MS', 3_600_000, 0, YEAR_MS),
@@ -155,7 +177,8 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel,
     bcryptCost: int(env, 'AUTHCACHE_BCRYPT_COST', 10, 4, 31),
     bcryptConcurrency: str(env, 'AUTHCACHE_BCRYPT_CONCURRENCY') === undefined ? undefined : int(env, 'AUTHCACHE_BCRYPT_CONCURRENCY', 1, 1, 256),
-    heartbeatMs: int(env, 'AUTHCACHE_HEARTBEAT_MS', 1000, 50, 60_000),
+    heartbeatMs,
+    memberForgetMs,
     ackTimeoutMs: int(env, 'AUTHCACHE_ACK_TIMEOUT_MS', 2000, 10, 60_000),
     logMaxLen: int(env, 'AUTHCACHE_LOG_MAX_LEN', 10_000, 10, 10_000_000),
     shutdownGraceMs: int(env, 'AUTHCACHE_SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { TransportError } from './bus/transport';
 
 /** An error the HTTP layer turns into `{"error": message}` with `status`. */
 export class HttpError extends Error {
@@ -9,17 +10,37 @@ export class HttpError extends Error {
 
 export const badRequest = (m: string) => new HttpError(400, m);
 export const notFound = (m: string) => new HttpError(404, m);
+export const conflict = (m: string) => new HttpError(409, m);
 export const unavailable = (m: string) => new HttpError(503, m);
 
 /**
- * Runs backend I/O (Redis) for a request: a failure there becomes a 503 with `message` and a log
- * line; an HttpError raised on purpose (400, 404) passes through unchanged.
+ * The answer when a change was sent but no reply came: it may have been applied, and then it was
+ * also published (change and invalidation are one atomic step). Never "not applied"
+ * (docs/architecture.md, "Outcome unknown").
+ */
+export const outcomeUnknown = (m: string) => new HttpError(504, `outcome unknown: the change may have been applied; ${m}`);
+
+const UNKNOWN_HINT = 'the store did not answer in time: read the state back (GET /v1/cluster/nodes shows applied_seq) before repeating the call';
+
+/**
+ * Runs backend I/O (Redis) for a request. A transport failure says what it knows: never sent →
+ * 503 with `message`; sent without an answer → 504 outcome unknown; a guard that did not hold →
+ * 409. Any other failure there becomes a 503 with `message` and a log line; an HttpError raised on
+ * purpose (400, 404) passes through unchanged.
  */
 export async function orUnavailable<T>(log: Logger, message: string, f: () => Promise<T>): Promise<T> {
   try {
     return await f();
   } catch (err) {
     if (err instanceof HttpError) throw err;
+    if (err instanceof TransportError && err.failure === 'unknown') {
+      log.warn({ err: err.message }, 'outcome unknown: the change may have been applied');
+      throw outcomeUnknown(UNKNOWN_HINT);
+    }
+    if (err instanceof TransportError && err.failure === 'guard') {
+      log.info({ key: err.guardKey }, 'a concurrent change won: nothing written');
+      throw conflict(`a concurrent change got there first (${err.guardKey ?? 'guard'}): nothing was written; repeat the call`);
+    }
     log.warn({ err: (err as Error).message }, message);
     throw unavailable(message);
   }

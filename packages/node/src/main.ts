@@ -18,6 +18,7 @@ async function main(): Promise<void> {
   }
   const log = createLogger(config.logLevel, config.nodeId);
   if (config.clusterSecret.length < 16) log.warn('AUTHCACHE_CLUSTER_SECRET is shorter than 16 characters: use a long random value');
+  if (config.insecureDemo) log.warn('AUTHCACHE_INSECURE_DEMO=true: placeholder secrets are accepted; never run a deployment like this');
   if (config.adminToken === undefined) log.warn('AUTHCACHE_ADMIN_TOKEN is not set: the admin API refuses every call');
 
   const node = new AuthcacheNode(config, log);

@@ -9,7 +9,7 @@ import { applyWrites, effectiveSettings, overlayFromHash, settingsWrites, type C
 import { Passwords } from './roles/passwords';
 import { createRoleStore } from './roles/backends';
 import type { RoleStore } from './roles/role-store';
-import { Bus } from './bus/bus';
+import { RedisTransport, Replicator } from './bus/bus';
 import { Membership } from './membership';
 import { unavailable } from './errors';
 import { Admin } from './admin';
@@ -32,7 +32,7 @@ export class AuthcacheNode {
   readonly roles: RoleStore;
   readonly passwords: Passwords;
   readonly cache: AuthCache;
-  readonly bus: Bus;
+  readonly bus: Replicator;
   readonly membership: Membership;
   readonly admin: Admin = new Admin(this);
   readonly throttle: LoginThrottle;
@@ -60,7 +60,7 @@ export class AuthcacheNode {
       active_update: config.cache.activeUpdate,
     };
     this.throttle = new LoginThrottle(config.throttle);
-    this.roles = createRoleStore({ config, log, redis: cmd, names: this.names, invalidate: (usernames, ops = []) => this.bus.publish(this.admin.invalidation(usernames), ops as never) });
+    this.roles = createRoleStore({ config, log, redis: cmd, names: this.names, invalidate: (usernames, ops = []) => this.bus.publish(this.admin.invalidation(usernames), ops) });
     this.passwords = new Passwords(config.bcryptCost, config.bcryptConcurrency);
     this.cache = new AuthCache(this.roles, this.passwords, this.settings(), log);
     this.membership = new Membership({
@@ -70,15 +70,13 @@ export class AuthcacheNode {
       log,
       content: () => ({ address: this.address, applied_seq: this.bus.appliedSeq, started: this.startedAt, cache: this.cache.stats() }),
     });
-    this.bus = new Bus({
-      cmd,
-      sub,
-      names: this.names,
+    const transport = new RedisTransport({ cmd, sub, names: this.names, nodeId: config.nodeId, logMaxLen: config.logMaxLen, log, metrics: this.metrics });
+    this.bus = new Replicator({
+      transport,
       codec: createCodec(config.clusterSecret),
       nodeId: config.nodeId,
       log,
       metrics: this.metrics,
-      logMaxLen: config.logMaxLen,
       ackTimeoutMs: config.ackTimeoutMs,
       heartbeatMs: config.heartbeatMs,
       apply: (u) => this.apply(u),
@@ -95,6 +93,13 @@ export class AuthcacheNode {
     // The backend's own connections and change relay (LDAP: pool, health probe, change poller).
     await this.roles.start();
     await this.bus.subscribe();
+    if (!(await this.membership.verifySecret())) {
+      // Its frames would all be rejected and it would reject everyone's: it must not join nor serve.
+      this.log.error(
+        'AUTHCACHE_CLUSTER_SECRET does not match the secret this cluster runs with: staying STARTING (not joining, not serving from cache); set the same secret on every node',
+      );
+      return;
+    }
     const pos = await this.bus.position();
     if (await this.membership.isAlone()) {
       // Transient settings last while any node is up: the first node of a fresh cluster drops them.
@@ -118,7 +123,7 @@ export class AuthcacheNode {
   async stop(): Promise<void> {
     this.status = 'STOPPING';
     clearInterval(this.inSyncTimer);
-    this.bus.stop();
+    await this.bus.stop();
     try {
       await this.membership.stop();
     } catch (err) {
@@ -130,7 +135,7 @@ export class AuthcacheNode {
     await this.redis.quit().catch(() => this.redis.disconnect());
   }
 
-  /** True while the node may answer from its cache (DESIGN §4 staleness bound). */
+  /** True while the node may answer from its cache (docs/architecture.md, "Staleness bound"). */
   trustsCache(): boolean {
     return this.bus.syncAgeMs() <= this.config.maxStalenessMs;
   }
@@ -190,8 +195,6 @@ export class AuthcacheNode {
         this.overlays = applyWrites(this.overlays, settingsWrites(u.body));
         this.cache.configure(this.settings());
         this.log.info({ change: u.body, settings: this.cache.currentSettings() }, 'settings changed');
-        break;
-      case 'ack':
         break;
     }
   }

@@ -44,6 +44,8 @@ describe('loadConfig', () => {
       bcryptCost: 10,
       bcryptConcurrency: undefined,
       heartbeatMs: 1000,
+      memberForgetMs: 600_000,
+      insecureDemo: false,
       ackTimeoutMs: 2000,
       backend: { kind: 'redis' },
       logMaxLen: 10_000,
@@ -62,6 +64,7 @@ describe('loadConfig', () => {
       AUTHCACHE_HOST: '0.0.0.0',
       AUTHCACHE_PORT: '0',
       AUTHCACHE_ADMIN_TOKEN: 'tok',
+      AUTHCACHE_INSECURE_DEMO: 'yes',
       AUTHCACHE_CACHE_TTL_MS: '0',
       AUTHCACHE_CACHE_MAX_ENTRIES: '1',
       AUTHCACHE_CACHE_REFRESH_MS: '500',
@@ -71,6 +74,7 @@ describe('loadConfig', () => {
       LOG_LEVEL: 'silent',
       AUTHCACHE_BCRYPT_COST: '31',
       AUTHCACHE_HEARTBEAT_MS: '60000',
+      AUTHCACHE_MEMBER_FORGET_MS: '180501',
       AUTHCACHE_ACK_TIMEOUT_MS: '10',
       AUTHCACHE_LOG_MAX_LEN: '10000000',
       AUTHCACHE_SHUTDOWN_GRACE_MS: '0',
@@ -93,6 +97,8 @@ describe('loadConfig', () => {
       bcryptCost: 31,
       bcryptConcurrency: undefined,
       heartbeatMs: 60_000,
+      memberForgetMs: 180_501,
+      insecureDemo: true,
       ackTimeoutMs: 10,
       backend: { kind: 'redis' },
       logMaxLen: 10_000_000,
@@ -115,6 +121,14 @@ describe('loadConfig', () => {
   });
   it.each(['false', '0', 'No', 'off'])('boolean %j is false', (v) => {
     expect(loadConfig({ ...BASE, AUTHCACHE_CACHE_WARMING: v }).warming).toBe(false);
+  });
+
+  it('refuses the documented placeholder secrets unless AUTHCACHE_INSECURE_DEMO=true, from a variable or a file', () => {
+    expect(configError({ AUTHCACHE_CLUSTER_SECRET: 'change-me' })).toMatchObject({ variable: 'AUTHCACHE_CLUSTER_SECRET', message: expect.stringMatching(/placeholder.*AUTHCACHE_INSECURE_DEMO/) });
+    expect(configError({ AUTHCACHE_CLUSTER_SECRET: 'a-real-secret', AUTHCACHE_ADMIN_TOKEN_FILE: file('token', 'change-me\n') }).variable).toBe('AUTHCACHE_ADMIN_TOKEN');
+    const demo = loadConfig({ AUTHCACHE_CLUSTER_SECRET: 'change-me', AUTHCACHE_ADMIN_TOKEN: 'change-me', AUTHCACHE_INSECURE_DEMO: 'true' });
+    expect([demo.clusterSecret, demo.adminToken, demo.insecureDemo]).toEqual(['change-me', 'change-me', true]);
+    expect(loadConfig({ AUTHCACHE_CLUSTER_SECRET: 'x' }).insecureDemo).toBe(false);
   });
 
   it('requires the cluster secret', () => {
@@ -148,6 +162,9 @@ describe('loadConfig', () => {
     ['AUTHCACHE_BCRYPT_COST', '32'],
     ['AUTHCACHE_HEARTBEAT_MS', '49'],
     ['AUTHCACHE_HEARTBEAT_MS', '60001'],
+    ['AUTHCACHE_MEMBER_FORGET_MS', '999'],
+    ['AUTHCACHE_MEMBER_FORGET_MS', 'never'],
+    ['AUTHCACHE_MEMBER_FORGET_MS', String(365 * 24 * 3600 * 1000 + 1)],
     ['AUTHCACHE_ACK_TIMEOUT_MS', '9'],
     ['AUTHCACHE_LOG_MAX_LEN', '9'],
     ['AUTHCACHE_SHUTDOWN_GRACE_MS', '600001'],
@@ -155,6 +172,12 @@ describe('loadConfig', () => {
     const e = configError({ ...BASE, [variable]: value });
     expect(e.variable).toBe(variable);
     expect(e.message.startsWith(`${variable}: `)).toBe(true);
+  });
+
+  it('a member is forgotten only after it can have been DOWN: the forget time exceeds 3 heartbeats + 500 ms', () => {
+    expect(loadConfig({ ...BASE, AUTHCACHE_HEARTBEAT_MS: '200', AUTHCACHE_MEMBER_FORGET_MS: '1101' }).memberForgetMs).toBe(1101);
+    const e = configError({ ...BASE, AUTHCACHE_HEARTBEAT_MS: '1000', AUTHCACHE_MEMBER_FORGET_MS: '3500' });
+    expect(e.message).toBe('AUTHCACHE_MEMBER_FORGET_MS: must be longer than 3 x AUTHCACHE_HEARTBEAT_MS + 500 (3500), got 3500');
   });
 
   it('the error shows the bad value for a number, so the one line says what to fix', () => {

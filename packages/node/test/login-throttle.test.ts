@@ -125,4 +125,107 @@ describe('LoginThrottle', () => {
     const held = Array.from({ length: 10_000 }, (_, i) => th.retryAfterMs(`random-${i}`, 'a1') > 0).filter(Boolean).length;
     expect(held).toBe(100);
   });
+
+  describe('attempts in flight count against the limits', () => {
+    /** Admits and holds (as an attempt that went to bcrypt does); undefined when refused. */
+    const inFlight = (th: LoginThrottle, user: string, address: string, password: string) => {
+      const a = th.begin(user, address, password);
+      if (!a.admitted) return undefined;
+      a.attempt.hold();
+      return a.attempt;
+    };
+
+    it('50 different guesses for one user in flight: only the limit get through, the rest wait', () => {
+      const { th } = throttle({ maxFailuresPerUser: 5, maxFailuresPerAddress: 0 });
+      const admitted = Array.from({ length: 50 }, (_, i) => inFlight(th, 'alice', `a${i}`, `guess-${i}`)).filter((a) => a !== undefined);
+      expect(admitted).toHaveLength(5);
+      const refused = th.begin('alice', 'a99', 'guess-99');
+      expect(refused.admitted).toBe(false);
+      if (!refused.admitted) expect(refused.retryAfterMs).toBeGreaterThan(0);
+      // Their rejections turn the slots into failures: still refused, now for the window.
+      for (const a of admitted) a!.end(false);
+      expect(th.retryAfterMs('alice', 'a1')).toBe(1000);
+      expect(th.begin('alice', 'a1', 'guess-100').admitted).toBe(false);
+    });
+
+    it('per address likewise, across usernames', () => {
+      const { th } = throttle({ maxFailuresPerUser: 0, maxFailuresPerAddress: 4 });
+      const admitted = Array.from({ length: 20 }, (_, i) => inFlight(th, `u${i}`, 'a1', 'pw')).filter((a) => a !== undefined);
+      expect(admitted).toHaveLength(4);
+      expect(th.begin('other', 'a1', 'pw').admitted).toBe(false);
+      expect(th.begin('other', 'a2', 'pw').admitted).toBe(true);
+    });
+
+    it('failures on record and guesses in flight add up', () => {
+      const { th, failTimes } = throttle({ maxFailuresPerUser: 3, maxFailuresPerAddress: 0 });
+      failTimes(2, 'alice', 'a1');
+      expect(inFlight(th, 'alice', 'a1', 'g1')).toBeDefined();
+      expect(th.begin('alice', 'a1', 'g2').admitted).toBe(false);
+    });
+
+    it('a success frees its slot and clears the user count; an attempt with no answer frees it and counts nothing', () => {
+      const { th } = throttle({ maxFailuresPerUser: 2, maxFailuresPerAddress: 0 });
+      const ok = inFlight(th, 'alice', 'a1', 'right')!;
+      const down = inFlight(th, 'alice', 'a1', 'other')!;
+      expect(th.begin('alice', 'a1', 'third').admitted).toBe(false);
+      ok.end(true);
+      down.end(undefined);
+      // Both slots are free and nothing was counted: two fresh guesses fit again.
+      expect(inFlight(th, 'alice', 'a1', 'g1')).toBeDefined();
+      expect(inFlight(th, 'alice', 'a1', 'g2')).toBeDefined();
+      expect(th.begin('alice', 'a1', 'g3').admitted).toBe(false);
+    });
+
+    it('a success while other guesses are in flight keeps their slots', () => {
+      const { th } = throttle({ maxFailuresPerUser: 2, maxFailuresPerAddress: 0 });
+      inFlight(th, 'alice', 'a1', 'g1');
+      const ok = inFlight(th, 'alice', 'a1', 'right')!;
+      ok.end(true);
+      expect(inFlight(th, 'alice', 'a1', 'g2')).toBeDefined();
+      expect(th.begin('alice', 'a1', 'g3').admitted).toBe(false);
+    });
+
+    it('the same guess in flight many times is one slot (one guess, one shared bcrypt)', () => {
+      const { th } = throttle({ maxFailuresPerUser: 2, maxFailuresPerAddress: 2 });
+      const same = Array.from({ length: 30 }, () => inFlight(th, 'alice', 'a1', 'pw'));
+      expect(same.every((a) => a !== undefined)).toBe(true);
+      expect(inFlight(th, 'alice', 'a1', 'other')).toBeDefined();
+      expect(th.begin('alice', 'a1', 'third').admitted).toBe(false);
+      // The shared guess is still welcome at the limit: it adds no slot.
+      expect(th.begin('alice', 'a1', 'pw').admitted).toBe(true);
+      // The same password for another user is another guess.
+      expect(th.begin('bob', 'a1', 'pw').admitted).toBe(false);
+    });
+
+    it('an attempt answered at once (never held) takes no slot', () => {
+      const { th } = throttle({ maxFailuresPerUser: 1, maxFailuresPerAddress: 1 });
+      for (let i = 0; i < 100; i++) {
+        const a = th.begin('alice', 'a1', `cached-${i}`);
+        expect(a.admitted).toBe(true);
+        if (a.admitted) a.attempt.end(true);
+      }
+      expect(th.retryAfterMs('alice', 'a1')).toBe(0);
+    });
+
+    it('end is idempotent: a slot is released once and a failure counted once', () => {
+      const { th } = throttle({ maxFailuresPerUser: 3, maxFailuresPerAddress: 0 });
+      const a = inFlight(th, 'alice', 'a1', 'g1')!;
+      inFlight(th, 'alice', 'a1', 'g1');
+      a.end(false);
+      a.end(false);
+      // One failure on record, one slot still held by the second g1: room for exactly one more guess.
+      expect(inFlight(th, 'alice', 'a1', 'g2')).toBeDefined();
+      expect(th.begin('alice', 'a1', 'g3').admitted).toBe(false);
+    });
+
+    it('slots held do not expire with the window; they go when their attempts end', () => {
+      const { th, advance } = throttle({ maxFailuresPerUser: 1, maxFailuresPerAddress: 0 });
+      const a = inFlight(th, 'alice', 'a1', 'g1')!;
+      advance(10_000);
+      expect(th.begin('alice', 'a1', 'g2').admitted).toBe(false);
+      a.end(undefined);
+      expect(th.begin('alice', 'a1', 'g2').admitted).toBe(true);
+    });
+  });
 });
+

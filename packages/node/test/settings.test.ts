@@ -2,11 +2,16 @@ import fc from 'fast-check';
 import type { CacheName, SetSettingsBody, SettingsValues } from '@authcache/protocol';
 import {
   applyWrites,
+  changesOf,
   effectiveSettings,
   overlayFromHash,
   settingsWrites,
+  VALUE_KEYS,
+  type LayerChange,
   type Overlays,
+  type SettingsUpdate,
   type SettingsWrite,
+  type ValueKey,
 } from '../src/cache/settings';
 
 const DEFAULTS: Required<SettingsValues> = { ttl_ms: 1000, max_entries: 10, refresh_ms: 0, active_update: false };
@@ -77,16 +82,42 @@ describe('settingsWrites', () => {
     ]);
   });
 
-  it('a persistent setting for one cache also takes the transient layer, so nothing hides it', () => {
+  // Until this version a persistent write also wrote or cleared the transient layer: that asserted
+  // the bug of issue 12 (OpenSearch keeps a transient value in force until it is reset).
+  it('a persistent setting writes the persistent layer only', () => {
     expect(settingsWrites({ scope: 'roles', values: { active_update: true }, persistent: true })).toEqual([
       { layer: 'persistent', field: 'roles.active_update', value: 'true' },
-      { layer: 'transient', field: 'roles.active_update', value: 'true' },
     ]);
-    const all = settingsWrites({ scope: 'all', values: { refresh_ms: 0 }, persistent: true });
-    expect(all).toContainEqual({ layer: 'persistent', field: 'all.refresh_ms', value: '0' });
-    for (const s of ['all', 'credentials', 'roles']) {
-      expect(all).toContainEqual({ layer: 'transient', field: `${s}.refresh_ms`, value: undefined });
-    }
+    expect(settingsWrites({ scope: 'all', values: { refresh_ms: 0 }, persistent: true })).toEqual([
+      { layer: 'persistent', field: 'all.refresh_ms', value: '0' },
+      { layer: 'persistent', field: 'credentials.refresh_ms', value: undefined },
+      { layer: 'persistent', field: 'roles.refresh_ms', value: undefined },
+    ]);
+  });
+
+  it('a reset deletes the key named in its layer and scope, and nothing else', () => {
+    const body = { scope: 'all', values: {}, persistent: false, reset: ['ttl_ms'] } as SettingsUpdate;
+    expect(settingsWrites(body)).toEqual([{ layer: 'transient', field: 'all.ttl_ms', value: undefined }]);
+  });
+
+  it('more changes in one body write after the first, in order', () => {
+    const body: SettingsUpdate = {
+      scope: 'all',
+      values: { ttl_ms: 9 },
+      persistent: true,
+      more: [{ scope: 'roles', values: { max_entries: 4 }, persistent: false, reset: ['ttl_ms'] }],
+    };
+    expect(settingsWrites(body)).toEqual([
+      { layer: 'persistent', field: 'all.ttl_ms', value: '9' },
+      { layer: 'persistent', field: 'credentials.ttl_ms', value: undefined },
+      { layer: 'persistent', field: 'roles.ttl_ms', value: undefined },
+      { layer: 'transient', field: 'roles.ttl_ms', value: undefined },
+      { layer: 'transient', field: 'roles.max_entries', value: '4' },
+    ]);
+    expect(changesOf(body)).toEqual([
+      { scope: 'all', values: { ttl_ms: 9 }, persistent: true },
+      { scope: 'roles', values: { max_entries: 4 }, persistent: false, reset: ['ttl_ms'] },
+    ]);
   });
 
   it('no values, no writes', () => {
@@ -105,8 +136,13 @@ describe('applyWrites', () => {
   it('drops a scope left with no values', () => {
     const o = applyWrites(empty(), settingsWrites({ scope: 'credentials', values: { ttl_ms: 1 }, persistent: false }));
     expect(o.transient).toEqual({ credentials: { ttl_ms: 1 } });
+    // A persistent write leaves the transient layer alone (until this version it emptied it here).
     const p = applyWrites(o, settingsWrites({ scope: 'all', values: { ttl_ms: 2 }, persistent: true }));
-    expect(p).toEqual({ transient: {}, persistent: { all: { ttl_ms: 2 } } });
+    expect(p).toEqual({ transient: { credentials: { ttl_ms: 1 } }, persistent: { all: { ttl_ms: 2 } } });
+    const t = applyWrites(p, settingsWrites({ scope: 'all', values: { ttl_ms: 3 }, persistent: false }));
+    expect(t).toEqual({ transient: { all: { ttl_ms: 3 } }, persistent: { all: { ttl_ms: 2 } } });
+    const r = applyWrites(t, settingsWrites({ scope: 'all', values: {}, persistent: false, reset: ['ttl_ms'] } as SettingsUpdate));
+    expect(r).toEqual({ transient: {}, persistent: { all: { ttl_ms: 2 } } });
   });
 
   it('a transient setting for all caches overrides earlier per-cache transient ones', () => {
@@ -154,11 +190,17 @@ const valuesArb: fc.Arbitrary<SettingsValues> = fc.record(
   },
   { requiredKeys: [] },
 );
-const bodyArb: fc.Arbitrary<SetSettingsBody> = fc.record({
-  scope: fc.constantFrom('all' as const, 'credentials' as const, 'roles' as const),
-  values: valuesArb,
-  persistent: fc.boolean(),
-});
+const scopeArb = fc.constantFrom('all' as const, 'credentials' as const, 'roles' as const);
+const resetArb: fc.Arbitrary<ValueKey[]> = fc.subarray([...VALUE_KEYS]);
+const changeArb: fc.Arbitrary<LayerChange> = fc
+  .record({ scope: scopeArb, values: valuesArb, persistent: fc.boolean(), reset: resetArb })
+  // A reset of a key the same change sets would be meaningless: the HTTP layer never sends one.
+  .map(({ reset, ...c }) => ({ ...c, ...(reset.filter((k) => c.values[k] === undefined).length > 0 ? { reset: reset.filter((k) => c.values[k] === undefined) } : {}) }));
+/** Plain bodies, as the protocol carries today, and bodies with resets and more changes. */
+const bodyArb: fc.Arbitrary<SetSettingsBody> = fc.oneof(
+  fc.record({ scope: scopeArb, values: valuesArb, persistent: fc.boolean() }),
+  fc.tuple(changeArb, fc.array(changeArb, { maxLength: 3 })).map(([c, more]): SettingsUpdate => (more.length > 0 ? { ...c, more } : c)),
+);
 const bodiesArb = fc.array(bodyArb, { maxLength: 12 });
 
 /** What the publish script does to the two Redis hashes: HSET or HDEL per write. */
@@ -169,14 +211,14 @@ function applyToHashes(hashes: { transient: Record<string, string>; persistent: 
   }
 }
 
+const run = (bodies: SetSettingsBody[]): Overlays => bodies.reduce((o, b) => applyWrites(o, settingsWrites(b)), empty());
+const cachesOf = (scope: LayerChange['scope']): CacheName[] => (scope === 'all' ? ['credentials', 'roles'] : [scope]);
+
 describe('settings properties', () => {
   it('applying each body in turn equals one applyWrites of all their writes from scratch', () => {
     fc.assert(
       fc.property(bodiesArb, (bodies) => {
-        let stepwise = empty();
-        for (const b of bodies) stepwise = applyWrites(stepwise, settingsWrites(b));
-        const fresh = applyWrites(empty(), bodies.flatMap(settingsWrites));
-        expect(stepwise).toEqual(fresh);
+        expect(run(bodies)).toEqual(applyWrites(empty(), bodies.flatMap(settingsWrites)));
       }),
     );
   });
@@ -203,57 +245,74 @@ describe('settings properties', () => {
   it('applying the same body twice changes nothing more', () => {
     fc.assert(
       fc.property(bodiesArb, bodyArb, (before, b) => {
-        let o = empty();
-        for (const x of before) o = applyWrites(o, settingsWrites(x));
-        const once = applyWrites(o, settingsWrites(b));
+        const once = applyWrites(run(before), settingsWrites(b));
         expect(applyWrites(once, settingsWrites(b))).toEqual(once);
       }),
     );
   });
 
-  it('after a transient body, its values are in effect for the caches it names', () => {
+  it('after a transient change, its values are in effect for the caches it names', () => {
     fc.assert(
-      fc.property(bodiesArb, bodyArb, (before, b0) => {
-        const b = { ...b0, persistent: false };
-        let o = empty();
-        for (const x of before) o = applyWrites(o, settingsWrites(x));
-        o = applyWrites(o, settingsWrites(b));
-        const eff = effectiveSettings(DEFAULTS, o);
-        const caches: CacheName[] = b.scope === 'all' ? ['credentials', 'roles'] : [b.scope];
-        for (const c of caches) for (const [k, v] of Object.entries(b.values)) expect(eff[c][k as keyof SettingsValues]).toBe(v);
+      fc.property(bodiesArb, changeArb, (before, c0) => {
+        const c = { ...c0, persistent: false };
+        const eff = effectiveSettings(DEFAULTS, applyWrites(run(before), settingsWrites(c)));
+        for (const cache of cachesOf(c.scope)) for (const [k, v] of Object.entries(c.values)) expect(eff[cache][k as ValueKey]).toBe(v);
       }),
     );
   });
 
-  it('after a persistent body for all caches, its values are in effect everywhere', () => {
+  it('a persistent change never touches the transient layer', () => {
     fc.assert(
-      fc.property(bodiesArb, valuesArb, (before, values) => {
-        let o = empty();
-        for (const x of before) o = applyWrites(o, settingsWrites(x));
-        o = applyWrites(o, settingsWrites({ scope: 'all', values, persistent: true }));
-        const eff = effectiveSettings(DEFAULTS, o);
-        for (const c of ['credentials', 'roles'] as const) for (const [k, v] of Object.entries(values)) expect(eff[c][k as keyof SettingsValues]).toBe(v);
+      fc.property(bodiesArb, changeArb, (before, c0) => {
+        const o = run(before);
+        expect(applyWrites(o, settingsWrites({ ...c0, persistent: true })).transient).toEqual(o.transient);
       }),
     );
   });
 
-  it('after a persistent body for one cache, its values are in effect for that cache', () => {
+  it('after a persistent change, its values are in effect wherever no transient value covers the key', () => {
     fc.assert(
-      fc.property(bodiesArb, bodyArb, (before, b0) => {
-        const b = { ...b0, persistent: true };
-        let o = empty();
-        for (const x of before) o = applyWrites(o, settingsWrites(x));
-        o = applyWrites(o, settingsWrites(b));
+      fc.property(bodiesArb, changeArb, (before, c0) => {
+        const c = { ...c0, persistent: true };
+        const o = applyWrites(run(before), settingsWrites(c));
         const eff = effectiveSettings(DEFAULTS, o);
-        const caches: CacheName[] = b.scope === 'all' ? ['credentials', 'roles'] : [b.scope];
-        for (const c of caches) for (const [k, v] of Object.entries(b.values)) expect(eff[c][k as keyof SettingsValues]).toBe(v);
+        for (const cache of cachesOf(c.scope)) {
+          for (const [k, v] of Object.entries(c.values)) {
+            const transient = o.transient[cache]?.[k as ValueKey] ?? o.transient.all?.[k as ValueKey];
+            expect(eff[cache][k as ValueKey]).toBe(transient ?? v);
+          }
+        }
       }),
     );
   });
 
-  it('a persistent setting for one cache is in effect even when a transient value for all caches exists', () => {
+  it('after a reset, the key is in effect as the layers below (or the other scope of its layer) say', () => {
+    fc.assert(
+      fc.property(bodiesArb, scopeArb, fc.boolean(), fc.constantFrom(...VALUE_KEYS), (before, scope, persistent, key) => {
+        const o = run(before);
+        const reset = applyWrites(o, settingsWrites({ scope, values: {}, persistent, reset: [key] } as SettingsUpdate));
+        const layer = persistent ? 'persistent' : 'transient';
+        expect(reset[layer][scope]?.[key]).toBeUndefined();
+        // The same state as if the key had never been set there.
+        const without = structuredClone(o);
+        if (without[layer][scope]) {
+          delete without[layer][scope]![key];
+          if (Object.keys(without[layer][scope]!).length === 0) delete without[layer][scope];
+        }
+        expect(reset).toEqual(without);
+      }),
+    );
+  });
+
+  it('a transient value stays in force over a later persistent one until it is reset', () => {
     let o = applyWrites(empty(), settingsWrites({ scope: 'all', values: { ttl_ms: 5000 }, persistent: false }));
     o = applyWrites(o, settingsWrites({ scope: 'credentials', values: { ttl_ms: 60_000 }, persistent: true }));
-    expect(effectiveSettings(DEFAULTS, o).credentials.ttl_ms).toBe(60_000);
+    o = applyWrites(o, settingsWrites({ scope: 'all', values: { ttl_ms: 90_000 }, persistent: true }));
+    expect(effectiveSettings(DEFAULTS, o).credentials.ttl_ms).toBe(5000);
+    expect(effectiveSettings(DEFAULTS, o).roles.ttl_ms).toBe(5000);
+    o = applyWrites(o, settingsWrites({ scope: 'all', values: {}, persistent: false, reset: ['ttl_ms'] } as SettingsUpdate));
+    // The persistent value for every cache cleared the credentials one in its layer.
+    expect(effectiveSettings(DEFAULTS, o).credentials.ttl_ms).toBe(90_000);
+    expect(effectiveSettings(DEFAULTS, o).roles.ttl_ms).toBe(90_000);
   });
 });

@@ -1,7 +1,42 @@
 /**
  * Bodies of the HTTP API (DESIGN §6) that the node answers and the SDK reads: one definition of
- * the wire shapes, field names as on the wire.
+ * the wire shapes, field names as on the wire, and the size limits both sides enforce. The node's
+ * fastify schemas and the client's types both come from here, so they cannot drift apart.
  */
+
+import { type CacheName, MAX_FRAME_BYTES, MAX_ORIGIN_LENGTH, MAX_USERNAME_LENGTH } from './messages';
+
+/**
+ * Size limits of request fields. One place, because the node's schemas refuse beyond them and the
+ * CLI checks them before a call (a clear usage error instead of a 400 after a password prompt).
+ */
+export const LIMITS = Object.freeze({
+  /** a node id (AUTHCACHE_NODE_ID): as long as a bus message's origin may be */
+  nodeId: MAX_ORIGIN_LENGTH,
+  /** a username; also a role name, since a user is a role that may log in (as in Cassandra) */
+  username: MAX_USERNAME_LENGTH,
+  /** a password, in characters: bounds the bcrypt input a client can make a node hash */
+  password: 1024,
+  /** entries of `roles`, `grant` or `revoke` in one `PUT /v1/roles/{name}` */
+  rolesPerChange: 1000,
+  /** an HTTP request body, in bytes (the node's fastify bodyLimit; the same bound as a bus frame) */
+  bodyBytes: MAX_FRAME_BYTES,
+});
+
+/** Every error answer on our own paths (`/v1/...`, `/health`). */
+export interface ErrorBody {
+  error: string;
+}
+
+/** An error answer on OpenSearch's paths, in OpenSearch's shape, so its clients show the reason. */
+export interface OpenSearchErrorBody {
+  error: {
+    root_cause: Array<{ type: string; reason: string }>;
+    type: string;
+    reason: string;
+  };
+  status: number;
+}
 
 /** What one cache runs with. `ttl_ms` 0 means caching is disabled. */
 export interface CacheSettings {
@@ -19,6 +54,24 @@ export interface CacheStats {
   evictions: number;
   loads: number;
   load_failures: number;
+}
+
+/** `POST /v1/login` 200. */
+export interface LoginResult {
+  username: string;
+  /** every role held, transitively, without the user's own */
+  roles: string[];
+  superuser: boolean;
+  cached: boolean;
+  /** id of the node that answered */
+  node: string;
+}
+
+/** `GET /_plugins/_security/authinfo` 200 (OpenSearch's shape). */
+export interface AuthInfo {
+  user_name: string;
+  roles: string[];
+  backend_roles: string[];
 }
 
 /** `PUT /v1/roles/{name}`: create or alter. */
@@ -51,8 +104,10 @@ export interface NodeCounts {
 export interface PropagationFailure {
   /** node id of the member that did not acknowledge */
   node: string;
-  /** "timeout" or the error text that member reported */
+  /** "timeout", "down" (stopped heartbeating without leaving), or the error text that member reported */
   reason: string;
+  /** with reason "down": age in ms of its last heartbeat (DESIGN §12) */
+  last_seen_ms?: number;
 }
 
 export interface PropagationMember {
@@ -68,4 +123,132 @@ export interface Propagation {
   failures: PropagationFailure[];
   /** every member expected or heard from, and what it said */
   members: PropagationMember[];
+}
+
+/** `DELETE /v1/cache[/users/{username}]` and OpenSearch's cache paths. */
+export interface FlushResult extends Propagation {
+  message: string;
+  /** "OK" beside the message on OpenSearch's paths, as OpenSearch answers */
+  status?: 'OK';
+}
+
+export type CacheSettingValues = Pick<CacheSettings, 'ttl_ms' | 'max_entries' | 'refresh_ms' | 'active_update'>;
+
+/** Runtime settings of one layer (transient or persistent): for every cache, and per cache. */
+export interface SettingsOverlay {
+  all?: Partial<CacheSettingValues>;
+  credentials?: Partial<CacheSettingValues>;
+  roles?: Partial<CacheSettingValues>;
+}
+
+/** `GET /v1/cache/settings`. */
+export interface SettingsView {
+  node: string;
+  settings: Record<CacheName, CacheSettings>;
+  transient: SettingsOverlay;
+  persistent: SettingsOverlay;
+}
+
+/** `PUT /v1/cache/settings` body. */
+export interface SettingsChange extends Partial<CacheSettingValues> {
+  /** no cache: the change applies to every cache */
+  cache?: CacheName;
+  persistent?: boolean;
+}
+
+export interface SettingsResult extends Propagation {
+  message: string;
+  settings: Record<CacheName, CacheSettings>;
+}
+
+/**
+ * Settings as OpenSearch writes them: nested on the dots of their names (`{"plugins":{"security":
+ * {"cache":{"ttl_minutes":"60"}}}}`), or flat (`{"plugins.security.cache.ttl_minutes":"60"}`, a tree
+ * of depth one) with `flat_settings=true`. Values read back as strings.
+ */
+export interface SettingsTree {
+  [name: string]: string | SettingsTree;
+}
+
+/** What a `PUT /_cluster/settings` layer may hold: flat names, nested objects or both; null resets. */
+export type ClusterSettingsMap = Record<string, unknown>;
+
+/** `GET /_cluster/settings[?flat_settings=true][&include_defaults=true]`. */
+export interface ClusterSettings {
+  persistent: SettingsTree;
+  transient: SettingsTree;
+  /** with include_defaults=true: every setting's value when no layer sets it */
+  defaults?: SettingsTree;
+}
+
+/** `PUT /_cluster/settings` body. */
+export interface ClusterSettingsChange {
+  transient?: ClusterSettingsMap;
+  persistent?: ClusterSettingsMap;
+}
+
+export interface ClusterSettingsResult extends Propagation {
+  acknowledged: boolean;
+  /** the settings accepted, spelled as GET answers them */
+  persistent: SettingsTree;
+  transient: SettingsTree;
+}
+
+/** `PUT /v1/roles/{name}` 200/201. */
+export interface RoleResult extends Propagation {
+  role: RoleInfo;
+  created: boolean;
+}
+
+/** `DELETE /v1/roles/{name}`. */
+export interface DropResult extends Propagation {
+  message: string;
+}
+
+/** A member as the membership reports it: UP while its heartbeat is fresh, DOWN after (DESIGN §12). */
+export type NodeStatus = 'UP' | 'DOWN';
+
+/** One entry of `GET /v1/cluster/nodes`. */
+export interface NodeInfo {
+  id: string;
+  address: string;
+  status: NodeStatus;
+  applied_seq: number;
+  /** cluster_seq - applied_seq */
+  lag: number;
+  /**
+   * The seq `lag` is measured against: the cluster's seq now for the answering node (whose values
+   * are live) and for DOWN members; the cluster's seq at its last heartbeat for the other live ones.
+   */
+  cluster_seq: number;
+  /** ISO 8601 time Redis stored its last heartbeat (Redis's clock) */
+  last_seen: string;
+  /** age of its last heartbeat by Redis's clock; applied_seq and cache of other members are this old */
+  heartbeat_age_ms: number;
+  cache: Record<CacheName, CacheStats>;
+  /** it left cleanly: DOWN, but not a failure */
+  left?: true;
+  /** the answering node: applied_seq, lag and cache are its values at the moment of the answer */
+  self?: true;
+}
+
+/** `DELETE /v1/cluster/nodes/{id}` 200 (`nodetool removenode`). */
+export interface NodeRemoved {
+  message: string;
+}
+
+/** A node's own state, as `/health` reports it (200 only for UP). */
+export type HealthStatus = 'STARTING' | 'UP' | 'DEGRADED' | 'STOPPING';
+
+/** `GET /health` and `GET /_plugins/_security/health`, 200 or 503. */
+export interface Health {
+  status: HealthStatus;
+  node: string;
+  cluster: string;
+  redis: 'connected' | 'disconnected';
+  applied_seq: number;
+  /** ms since the node last confirmed it is in sync; null before the first confirmation */
+  sync_age_ms: number | null;
+  max_staleness_ms: number;
+  settings: Record<CacheName, CacheSettings>;
 }

@@ -1,18 +1,20 @@
 /**
- * Binary frames of ConfigUpdate messages:
+ * Binary frames of bus messages (ConfigUpdates and acks):
  *
- *   [0]            PROTOCOL_VERSION
+ *   [0]            type byte: PROTOCOL_VERSION in the low 7 bits; the top bit set for an ack
  *   [1, 9)         seq, uint64 big-endian; outside the signature because Redis assigns it at publish time
- *   [9, len-32)    msgpack of {v, id, origin, ts, kind, body}
+ *   [9, len-32)    msgpack of {v, id, origin, ts, kind, body} (update) or {v, update_id, node, ok, error?} (ack)
  *   [len-32, len)  HMAC-SHA256(secret, byte 0 || msgpack bytes)
  *
+ * The type byte is signed, so an ack can never be taken for an update nor an update for an ack.
  * Leaving the seq unsigned gives nothing to an attacker that write access to Redis does not
  * already give: dropping, delaying or replaying frames and rewriting the seq counter itself.
+ * The publish script writes the seq using the offsets exported here (docs/architecture.md, "Wire format").
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { Packr } from 'msgpackr';
-import { MAX_FRAME_BYTES, PROTOCOL_VERSION, validateEnvelope } from './messages';
-import type { ConfigUpdate, UnsignedUpdate } from './messages';
+import { MAX_FRAME_BYTES, PROTOCOL_VERSION, validateAck, validateEnvelope } from './messages';
+import type { Ack, AckMessage, ConfigUpdate, UnsignedUpdate } from './messages';
 
 export type RejectReason = 'too_short' | 'too_large' | 'version' | 'signature' | 'malformed' | 'invalid';
 export const REJECT_REASONS: readonly RejectReason[] = Object.freeze([
@@ -24,18 +26,31 @@ export const REJECT_REASONS: readonly RejectReason[] = Object.freeze([
   'invalid',
 ] as const);
 
-export type DecodeResult = { ok: true; update: ConfigUpdate } | { ok: false; reason: RejectReason; detail: string };
+export type Rejected = { ok: false; reason: RejectReason; detail: string };
+export type DecodeResult = { ok: true; update: ConfigUpdate } | Rejected;
+export type AckDecodeResult = { ok: true; ack: AckMessage } | Rejected;
 
 export interface Codec {
   /** Signed frame with seq 0; the publisher (a Redis Lua script) writes the real seq into bytes [1,9). */
   encode(update: UnsignedUpdate): Buffer;
-  /** Never throws, whatever the input. */
+  /** An update frame, or why not. Never throws, whatever the input; an ack frame is `invalid` here. */
   decode(frame: Buffer): DecodeResult;
+  /** Signed ack frame (seq 0). */
+  encodeAck(ack: Ack): Buffer;
+  /** An ack frame, or why not. Never throws; an update frame is `invalid` here. */
+  decodeAck(frame: Buffer): AckDecodeResult;
 }
 
+export const FRAME_TYPE_OFFSET = 0;
 export const FRAME_SEQ_OFFSET = 1;
-export const FRAME_HEADER_BYTES = 9;
+export const FRAME_SEQ_BYTES = 8;
+export const FRAME_HEADER_BYTES = FRAME_SEQ_OFFSET + FRAME_SEQ_BYTES;
 export const SIGNATURE_BYTES = 32;
+/** The type byte of an update frame. */
+export const FRAME_TYPE_UPDATE = PROTOCOL_VERSION;
+/** The type byte of an ack frame: same version, top bit set. */
+export const FRAME_TYPE_ACK = 0x80 | PROTOCOL_VERSION;
+const VERSION_MASK = 0x7f;
 /** Header, at least one byte of msgpack, signature. */
 export const MIN_FRAME_BYTES = FRAME_HEADER_BYTES + 1 + SIGNATURE_BYTES;
 
@@ -61,7 +76,7 @@ export function readSeq(frame: Buffer): number | undefined {
   return high * TWO_32 + frame.readUInt32BE(FRAME_SEQ_OFFSET + 4);
 }
 
-function reject(reason: RejectReason, detail: string): DecodeResult {
+function reject(reason: RejectReason, detail: string): Rejected {
   return { ok: false, reason, detail };
 }
 
@@ -85,13 +100,24 @@ export function createCodec(secret: string | Buffer): Codec {
 
   // One instance for both directions; without records every map decodes as a plain object.
   const packr = new Packr({ useRecords: false, mapsAsObjects: true });
-  const version = Buffer.from([PROTOCOL_VERSION]);
 
   function mac(frame: Buffer, payloadEnd: number): Buffer {
     return createHmac('sha256', key)
       .update(frame.subarray(0, 1))
       .update(frame.subarray(FRAME_HEADER_BYTES, payloadEnd))
       .digest();
+  }
+
+  function seal(type: number, payload: Uint8Array, what: string): Buffer {
+    const length = FRAME_HEADER_BYTES + payload.length + SIGNATURE_BYTES;
+    if (length > MAX_FRAME_BYTES) {
+      throw new RangeError(`${what} frame of ${length} bytes exceeds the limit of ${MAX_FRAME_BYTES} bytes`);
+    }
+    const frame = Buffer.alloc(length);
+    frame[FRAME_TYPE_OFFSET] = type;
+    frame.set(payload, FRAME_HEADER_BYTES);
+    mac(frame, length - SIGNATURE_BYTES).copy(frame, length - SIGNATURE_BYTES);
+    return frame;
   }
 
   function encode(update: UnsignedUpdate): Buffer {
@@ -102,42 +128,49 @@ export function createCodec(secret: string | Buffer): Codec {
     );
     if (!checked.ok) throw new TypeError(`invalid ConfigUpdate: ${checked.error}`);
     const { v, id, origin, ts, kind, body } = checked.value;
-    const payload = packr.pack({ v, id, origin, ts, kind, body });
-    const length = FRAME_HEADER_BYTES + payload.length + SIGNATURE_BYTES;
-    if (length > MAX_FRAME_BYTES) {
-      throw new RangeError(`ConfigUpdate frame of ${length} bytes exceeds the limit of ${MAX_FRAME_BYTES} bytes`);
+    return seal(FRAME_TYPE_UPDATE, packr.pack({ v, id, origin, ts, kind, body }), 'ConfigUpdate');
+  }
+
+  function encodeAck(ack: Ack): Buffer {
+    const checked = validateAck({ v: PROTOCOL_VERSION, update_id: ack.update_id, node: ack.node, ok: ack.ok, ...(ack.error !== undefined ? { error: ack.error } : {}) });
+    if (!checked.ok) throw new TypeError(`invalid ack: ${checked.error}`);
+    return seal(FRAME_TYPE_ACK, packr.pack(checked.value), 'ack');
+  }
+
+  /** The checks every frame passes, whatever its type: size, version, signature, msgpack map, type. */
+  function open(input: Buffer, type: number): { ok: true; frame: Buffer; value: object } | Rejected {
+    // Typed as Buffer, but JavaScript callers and the bus may hand over anything.
+    const raw: unknown = input;
+    if (!(raw instanceof Uint8Array)) return reject('malformed', 'frame must be a Buffer or Uint8Array');
+    const frame = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+    const length = frame.length;
+    if (length > MAX_FRAME_BYTES) return reject('too_large', `frame of ${length} bytes exceeds ${MAX_FRAME_BYTES}`);
+    if (length < MIN_FRAME_BYTES) return reject('too_short', `frame of ${length} bytes is shorter than ${MIN_FRAME_BYTES}`);
+    const typeByte = frame[FRAME_TYPE_OFFSET] as number;
+    if ((typeByte & VERSION_MASK) !== PROTOCOL_VERSION) return reject('version', `frame version ${typeByte & VERSION_MASK}, expected ${PROTOCOL_VERSION}`);
+    const payloadEnd = length - SIGNATURE_BYTES;
+    if (!timingSafeEqual(mac(frame, payloadEnd), frame.subarray(payloadEnd))) {
+      return reject('signature', 'HMAC-SHA256 does not match the cluster secret');
     }
-    const frame = Buffer.alloc(length);
-    version.copy(frame, 0);
-    frame.set(payload, FRAME_HEADER_BYTES);
-    mac(frame, length - SIGNATURE_BYTES).copy(frame, length - SIGNATURE_BYTES);
-    return frame;
+    // Signed: this is what the sender meant to send, just not here.
+    if (typeByte !== type) return reject('invalid', type === FRAME_TYPE_ACK ? 'an update frame where an ack was expected' : 'an ack frame where an update was expected');
+    let value: unknown;
+    try {
+      value = packr.unpack(frame.subarray(FRAME_HEADER_BYTES, payloadEnd));
+    } catch (e) {
+      return reject('malformed', `msgpack: ${describe(e)}`);
+    }
+    if (!isPlainObject(value)) return reject('malformed', 'msgpack payload is not a map');
+    return { ok: true, frame, value: value as object };
   }
 
   function decode(input: Buffer): DecodeResult {
     try {
-      // Typed as Buffer, but JavaScript callers and the bus may hand over anything.
-      const raw: unknown = input;
-      if (!(raw instanceof Uint8Array)) return reject('malformed', 'frame must be a Buffer or Uint8Array');
-      const frame = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
-      const length = frame.length;
-      if (length > MAX_FRAME_BYTES) return reject('too_large', `frame of ${length} bytes exceeds ${MAX_FRAME_BYTES}`);
-      if (length < MIN_FRAME_BYTES) return reject('too_short', `frame of ${length} bytes is shorter than ${MIN_FRAME_BYTES}`);
-      if (frame[0] !== PROTOCOL_VERSION) return reject('version', `frame version ${frame[0]}, expected ${PROTOCOL_VERSION}`);
-      const payloadEnd = length - SIGNATURE_BYTES;
-      if (!timingSafeEqual(mac(frame, payloadEnd), frame.subarray(payloadEnd))) {
-        return reject('signature', 'HMAC-SHA256 does not match the cluster secret');
-      }
-      let envelope: unknown;
-      try {
-        envelope = packr.unpack(frame.subarray(FRAME_HEADER_BYTES, payloadEnd));
-      } catch (e) {
-        return reject('malformed', `msgpack: ${describe(e)}`);
-      }
-      if (!isPlainObject(envelope)) return reject('malformed', 'msgpack payload is not a map');
-      const seq = readSeq(frame);
+      const r = open(input, FRAME_TYPE_UPDATE);
+      if (!r.ok) return r;
+      const seq = readSeq(r.frame);
       if (seq === undefined) return reject('invalid', 'seq: beyond Number.MAX_SAFE_INTEGER');
-      const checked = validateEnvelope(envelope, seq);
+      const checked = validateEnvelope(r.value, seq);
       if (!checked.ok) return reject('invalid', checked.error);
       return { ok: true, update: checked.value };
     } catch (e) {
@@ -146,5 +179,17 @@ export function createCodec(secret: string | Buffer): Codec {
     }
   }
 
-  return { encode, decode };
+  function decodeAck(input: Buffer): AckDecodeResult {
+    try {
+      const r = open(input, FRAME_TYPE_ACK);
+      if (!r.ok) return r;
+      const checked = validateAck(r.value);
+      if (!checked.ok) return reject('invalid', checked.error);
+      return { ok: true, ack: checked.value };
+    } catch (e) {
+      return reject('malformed', `decode failed: ${describe(e)}`);
+    }
+  }
+
+  return { encode, decode, encodeAck, decodeAck };
 }

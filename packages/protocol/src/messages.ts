@@ -1,7 +1,9 @@
 /**
- * ConfigUpdate messages: their types and the runtime schema check applied to everything that
- * arrives from outside (decoded frames, HTTP bodies). Validators build fresh objects from the
- * known fields only, so a validated value never carries foreign keys or prototypes.
+ * Bus messages — ConfigUpdates and the acks that answer them — their types and the runtime
+ * schema check applied to everything that arrives from outside (decoded frames, HTTP bodies).
+ * Validators build fresh objects from the known fields only, so a validated value never carries
+ * foreign keys or prototypes. An ack is its own message type, not an update kind: see
+ * docs/architecture.md ("Acks").
  */
 
 export const PROTOCOL_VERSION = 1;
@@ -35,25 +37,40 @@ export interface FlushUsersBody {
   usernames: string[];
   caches?: CacheName[];
 }
-export interface SetSettingsBody {
+export type SettingsKey = keyof SettingsValues;
+/** One layer's change for one scope: values set, and keys reset (the layer below shows through). */
+export interface LayerSettingsChange {
   scope: SettingsScope;
+  /** may be empty only when `reset` names a key */
   values: SettingsValues;
   persistent: boolean;
+  reset?: SettingsKey[];
 }
-export interface AckBody {
+/** Several changes (e.g. both layers of one PUT /_cluster/settings) travel as one update: this one, then `more`, in order. */
+export interface SetSettingsBody extends LayerSettingsChange {
+  more?: LayerSettingsChange[];
+}
+/** Changes in one set_settings update, `more` included. */
+export const MAX_SETTINGS_CHANGES = 8;
+export interface BodyByKind {
+  flush_all: FlushAllBody;
+  flush_users: FlushUsersBody;
+  set_settings: SetSettingsBody;
+}
+export type Kind = keyof BodyByKind;
+export const KINDS: readonly Kind[] = Object.freeze(['flush_all', 'flush_users', 'set_settings'] as const);
+
+/** A member's answer to one update, sent to the update's origin only. */
+export interface Ack {
   update_id: string;
   node: string;
   ok: boolean;
   error?: string;
 }
-export interface BodyByKind {
-  flush_all: FlushAllBody;
-  flush_users: FlushUsersBody;
-  set_settings: SetSettingsBody;
-  ack: AckBody;
+/** An ack as decoded: with the protocol version it was signed under. */
+export interface AckMessage extends Ack {
+  v: number;
 }
-export type Kind = keyof BodyByKind;
-export const KINDS: readonly Kind[] = Object.freeze(['flush_all', 'flush_users', 'set_settings', 'ack'] as const);
 
 /** The update of one kind, as the rest of the code sees it. */
 export interface UpdateOf<K extends Kind> {
@@ -153,7 +170,7 @@ function cachesAt(x: unknown, path: string): CacheName[] {
 
 const SETTINGS_KEYS: ReadonlySet<string> = new Set(['ttl_ms', 'max_entries', 'refresh_ms', 'active_update']);
 
-function settingsAt(x: unknown, path: string): SettingsValues {
+function settingsAt(x: unknown, path: string, allowEmpty = false): SettingsValues {
   const get = objectAt(x, path || 'settings', SETTINGS_KEYS);
   const out: SettingsValues = {};
   const ttl = get('ttl_ms');
@@ -164,8 +181,37 @@ function settingsAt(x: unknown, path: string): SettingsValues {
   if (refresh !== undefined) out.refresh_ms = intAt(refresh, join(path, 'refresh_ms'), 0, MAX_REFRESH_MS);
   const active = get('active_update');
   if (active !== undefined) out.active_update = boolAt(active, join(path, 'active_update'));
-  if (Object.keys(out).length === 0) fail(path || 'settings', `must set at least one of ${[...SETTINGS_KEYS].join(', ')}`);
+  if (Object.keys(out).length === 0 && !allowEmpty) fail(path || 'settings', `must set at least one of ${[...SETTINGS_KEYS].join(', ')}`);
   return out;
+}
+
+function resetAt(x: unknown, path: string): SettingsKey[] {
+  if (!Array.isArray(x) || x.length === 0 || x.length > SETTINGS_KEYS.size) fail(path, `must be a non-empty array of ${[...SETTINGS_KEYS].join(', ')}`);
+  const out: SettingsKey[] = [];
+  for (let i = 0; i < x.length; i++) {
+    const k: unknown = x[i];
+    if (typeof k !== 'string' || !SETTINGS_KEYS.has(k)) fail(`${path}[${i}]`, `must be one of ${[...SETTINGS_KEYS].join(', ')}`);
+    if (out.includes(k as SettingsKey)) fail(`${path}[${i}]`, `duplicate key ${k}`);
+    out.push(k as SettingsKey);
+  }
+  return out;
+}
+
+function changeAt(x: unknown, path: string, keys: ReadonlySet<string>): { change: LayerSettingsChange; get: (k: string) => unknown } {
+  const get = objectAt(x, path, keys);
+  const scope = get('scope');
+  if (scope !== 'all' && scope !== 'credentials' && scope !== 'roles') {
+    fail(join(path, 'scope'), `must be one of ${SETTINGS_SCOPES.join(', ')}`);
+  }
+  const rawReset = get('reset');
+  const reset = rawReset === undefined ? undefined : resetAt(rawReset, join(path, 'reset'));
+  const change: LayerSettingsChange = {
+    scope,
+    values: settingsAt(get('values'), join(path, 'values'), reset !== undefined),
+    persistent: boolAt(get('persistent'), join(path, 'persistent')),
+  };
+  if (reset) change.reset = reset;
+  return { change, get };
 }
 
 /**
@@ -178,8 +224,9 @@ export function validateSettingsValues(x: unknown): Validation<SettingsValues> {
 
 const FLUSH_ALL_KEYS: ReadonlySet<string> = new Set(['caches']);
 const FLUSH_USERS_KEYS: ReadonlySet<string> = new Set(['usernames', 'caches']);
-const SET_SETTINGS_KEYS: ReadonlySet<string> = new Set(['scope', 'values', 'persistent']);
-const ACK_KEYS: ReadonlySet<string> = new Set(['update_id', 'node', 'ok', 'error']);
+const CHANGE_KEYS: ReadonlySet<string> = new Set(['scope', 'values', 'persistent', 'reset']);
+const SET_SETTINGS_KEYS: ReadonlySet<string> = new Set([...CHANGE_KEYS, 'more']);
+const ACK_KEYS: ReadonlySet<string> = new Set(['v', 'update_id', 'node', 'ok', 'error']);
 
 function usernamesAt(x: unknown, path: string): string[] {
   if (!Array.isArray(x) || x.length < 1 || x.length > MAX_USERNAMES) {
@@ -208,27 +255,14 @@ const BODY_PARSERS: BodyParsers = {
     return out;
   },
   set_settings(x, path) {
-    const get = objectAt(x, path, SET_SETTINGS_KEYS);
-    const scope = get('scope');
-    if (scope !== 'all' && scope !== 'credentials' && scope !== 'roles') {
-      fail(join(path, 'scope'), `must be one of ${SETTINGS_SCOPES.join(', ')}`);
+    const { change, get } = changeAt(x, path, SET_SETTINGS_KEYS);
+    const out: SetSettingsBody = change;
+    const more = get('more');
+    if (more !== undefined) {
+      const at = join(path, 'more');
+      if (!Array.isArray(more) || more.length === 0 || more.length >= MAX_SETTINGS_CHANGES) fail(at, `must be an array of 1..${MAX_SETTINGS_CHANGES - 1} changes`);
+      out.more = more.map((m: unknown, i) => changeAt(m, `${at}[${i}]`, CHANGE_KEYS).change);
     }
-    return {
-      scope,
-      values: settingsAt(get('values'), join(path, 'values')),
-      persistent: boolAt(get('persistent'), join(path, 'persistent')),
-    };
-  },
-  ack(x, path) {
-    const get = objectAt(x, path, ACK_KEYS);
-    const out: AckBody = {
-      update_id: stringAt(get('update_id'), join(path, 'update_id'), 1, MAX_ID_LENGTH),
-      node: stringAt(get('node'), join(path, 'node'), 1, MAX_ORIGIN_LENGTH),
-      ok: boolAt(get('ok'), join(path, 'ok')),
-    };
-    const error = get('error');
-    // The frame size already bounds the error text; a long exception message must not make the ack unsendable.
-    if (error !== undefined) out.error = stringAt(error, join(path, 'error'), 0, MAX_FRAME_BYTES);
     return out;
   },
 };
@@ -271,4 +305,25 @@ export function validateEnvelope(x: unknown, seq: number): Validation<ConfigUpda
 /** Whether a string can be sent as a username (what validateUpdate demands of each one). */
 export function isValidUsername(s: unknown): s is string {
   return typeof s === 'string' && s.length >= 1 && s.length <= MAX_USERNAME_LENGTH && !LONE_SURROGATE.test(s);
+}
+
+function parseAck(x: unknown): AckMessage {
+  const get = objectAt(x, 'ack', ACK_KEYS);
+  const v = get('v');
+  if (v !== PROTOCOL_VERSION) fail('v', `must be ${PROTOCOL_VERSION}`);
+  const out: AckMessage = {
+    v,
+    update_id: stringAt(get('update_id'), 'update_id', 1, MAX_ID_LENGTH),
+    node: stringAt(get('node'), 'node', 1, MAX_ORIGIN_LENGTH),
+    ok: boolAt(get('ok'), 'ok'),
+  };
+  const error = get('error');
+  // The frame size already bounds the error text; a long exception message must not make the ack unsendable.
+  if (error !== undefined) out.error = stringAt(error, 'error', 0, MAX_FRAME_BYTES);
+  return out;
+}
+
+/** Full schema check of a decoded ack. */
+export function validateAck(x: unknown): Validation<AckMessage> {
+  return run(() => parseAck(x));
 }

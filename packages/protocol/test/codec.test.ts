@@ -1,6 +1,11 @@
 import { createHmac } from 'node:crypto';
 import {
+  FRAME_HEADER_BYTES,
+  FRAME_SEQ_BYTES,
   FRAME_SEQ_OFFSET,
+  FRAME_TYPE_ACK,
+  FRAME_TYPE_OFFSET,
+  FRAME_TYPE_UPDATE,
   MAX_FRAME_BYTES,
   PROTOCOL_VERSION,
   REJECT_REASONS,
@@ -8,7 +13,7 @@ import {
   readSeq,
   withSeq,
 } from '@authcache/protocol';
-import type { ConfigUpdate, DecodeResult, RejectReason, UnsignedUpdate } from '@authcache/protocol';
+import type { Ack, AckDecodeResult, ConfigUpdate, DecodeResult, RejectReason, UnsignedUpdate } from '@authcache/protocol';
 import { craft, craftValue, packr } from './frames';
 
 const codec = createCodec('secret');
@@ -19,10 +24,14 @@ const unsigned: UnsignedUpdate[] = [
   { id: 'fa2', origin: 'node-a', ts, kind: 'flush_all', body: { caches: ['credentials'] } },
   { id: 'fu', origin: 'node-b', ts, kind: 'flush_users', body: { usernames: ['alice', 'Zoë', '\u{1F600}'], caches: ['roles', 'credentials'] } },
   { id: 'ss', origin: 'node-c', ts: 0.5, kind: 'set_settings', body: { scope: 'roles', values: { ttl_ms: 120_000, refresh_ms: 0, max_entries: 9, active_update: false }, persistent: true } },
-  { id: 'ack', origin: 'node-d', ts, kind: 'ack', body: { update_id: 'ss', node: 'node-d', ok: false, error: 'cache busy' } },
+  { id: 'ss2', origin: 'node-c', ts, kind: 'set_settings', body: { scope: 'all', values: { ttl_ms: 1 }, persistent: true, more: [{ scope: 'all', values: {}, persistent: false, reset: ['ttl_ms'] }] } },
+];
+const acks: Ack[] = [
+  { update_id: 'ss', node: 'node-d', ok: false, error: 'cache busy' },
+  { update_id: 'fa', node: 'node-e', ok: true },
 ];
 
-function rejected(r: DecodeResult): RejectReason | 'ok' {
+function rejected(r: DecodeResult | AckDecodeResult): RejectReason | 'ok' {
   return r.ok ? 'ok' : r.reason;
 }
 
@@ -72,7 +81,8 @@ describe('frame layout', () => {
   const payload = frame.subarray(9, frame.length - 32);
 
   it('starts with the version and a zero seq', () => {
-    expect(FRAME_SEQ_OFFSET).toBe(1);
+    expect([FRAME_TYPE_OFFSET, FRAME_SEQ_OFFSET, FRAME_SEQ_BYTES, FRAME_HEADER_BYTES]).toEqual([0, 1, 8, 9]);
+    expect([FRAME_TYPE_UPDATE, FRAME_TYPE_ACK]).toEqual([PROTOCOL_VERSION, 0x80 | PROTOCOL_VERSION]);
     expect(frame[0]).toBe(PROTOCOL_VERSION);
     expect(frame.subarray(1, 9)).toEqual(Buffer.alloc(8));
   });
@@ -315,6 +325,58 @@ describe('encode', () => {
   it('drops optional fields left undefined', () => {
     const frame = codec.encode({ id: 'i', origin: 'o', ts, kind: 'flush_all', body: { caches: undefined } });
     expect(packr.unpack(frame.subarray(9, -32))).toEqual({ v: 1, id: 'i', origin: 'o', ts, kind: 'flush_all', body: {} });
+  });
+});
+
+describe('acks', () => {
+  const update = codec.encode(unsigned[0] as UnsignedUpdate);
+  const ack = codec.encodeAck(acks[0] as Ack);
+
+  it.each(acks.map((a) => [a.ok, a] as const))('round-trips an ack (ok %p)', (_ok, a) => {
+    expect(codec.decodeAck(codec.encodeAck(a))).toEqual({ ok: true, ack: { ...a, v: PROTOCOL_VERSION } });
+  });
+
+  it('has its own type byte, signed with the payload', () => {
+    expect(ack[0]).toBe(FRAME_TYPE_ACK);
+    const payload = ack.subarray(FRAME_HEADER_BYTES, ack.length - 32);
+    expect(packr.unpack(payload)).toEqual({ ...acks[0], v: PROTOCOL_VERSION });
+    expect(craft(payload, { version: FRAME_TYPE_ACK })).toEqual(ack);
+  });
+
+  it('never decodes an ack as an update, nor an update as an ack', () => {
+    expect(codec.decode(ack)).toEqual({ ok: false, reason: 'invalid', detail: 'an ack frame where an update was expected' });
+    expect(codec.decodeAck(update)).toEqual({ ok: false, reason: 'invalid', detail: 'an update frame where an ack was expected' });
+  });
+
+  it('cannot turn an update into an ack by flipping the type bit (the type byte is signed)', () => {
+    const f = Buffer.from(update);
+    f[0] = FRAME_TYPE_ACK;
+    expect(rejected(codec.decodeAck(f))).toBe('signature');
+    const g = Buffer.from(ack);
+    g[0] = FRAME_TYPE_UPDATE;
+    expect(rejected(codec.decode(g))).toBe('signature');
+  });
+
+  it.each([
+    ['forged under another secret', createCodec('not the cluster secret').encodeAck(acks[1] as Ack), 'signature'],
+    ['unsigned (signature cut off)', ack.subarray(0, ack.length - 32), 'signature'],
+    ['truncated', ack.subarray(0, 20), 'too_short'],
+    ['too large', Buffer.concat([ack, Buffer.alloc(MAX_FRAME_BYTES)]), 'too_large'],
+    ['of another version', Buffer.from([0x82, ...ack.subarray(1)]), 'version'],
+    ['correctly signed, not msgpack', craft(Buffer.from([0xc1]), { version: FRAME_TYPE_ACK }), 'malformed'],
+    ['correctly signed, not an ack', craftValue({ v: 1, node: 'n' }, { version: FRAME_TYPE_ACK }), 'invalid'],
+  ] as const)('rejects an ack %s', (_what, frame, reason) => {
+    expect(rejected(codec.decodeAck(frame))).toBe(reason);
+  });
+
+  it('never throws on garbage', () => {
+    for (const bytes of [Buffer.alloc(0), Buffer.alloc(100, 0x81), 'text' as unknown as Buffer, null as unknown as Buffer]) {
+      expect(codec.decodeAck(bytes).ok).toBe(false);
+    }
+  });
+
+  it('throws a TypeError for an ack every node would reject', () => {
+    expect(() => codec.encodeAck({ update_id: '', node: 'n', ok: true })).toThrow(TypeError);
   });
 });
 

@@ -6,17 +6,18 @@ import {
   MAX_TTL_MS,
   PROTOCOL_VERSION,
   isValidUsername,
+  validateAck,
   validateSettingsValues,
   validateUpdate,
 } from '@authcache/protocol';
-import type { ConfigUpdate } from '@authcache/protocol';
+import type { AckMessage, ConfigUpdate } from '@authcache/protocol';
 
 describe('constants', () => {
   it('match the contract', () => {
     expect(PROTOCOL_VERSION).toBe(1);
     expect(MAX_FRAME_BYTES).toBe(65536);
     expect(CACHE_NAMES).toEqual(['credentials', 'roles']);
-    expect(KINDS).toEqual(['flush_all', 'flush_users', 'set_settings', 'ack']);
+    expect(KINDS).toEqual(['flush_all', 'flush_users', 'set_settings']);
     expect(MAX_TTL_MS).toBe(31_536_000_000);
     expect(MAX_MAX_ENTRIES).toBe(100_000_000);
   });
@@ -107,8 +108,10 @@ const samples: ConfigUpdate[] = [
   { ...base, kind: 'flush_users', body: { usernames: ['alice'], caches: ['credentials', 'roles'] } },
   { ...base, kind: 'set_settings', body: { scope: 'all', values: { ttl_ms: 0 }, persistent: false } },
   { ...base, kind: 'set_settings', body: { scope: 'credentials', values: { max_entries: 5, active_update: true }, persistent: true } },
-  { ...base, kind: 'ack', body: { update_id: 'u-0', node: 'node-b', ok: true } },
-  { ...base, kind: 'ack', body: { update_id: 'u-0', node: 'node-b', ok: false, error: 'boom' } },
+];
+const acks: AckMessage[] = [
+  { v: 1, update_id: 'u-0', node: 'node-b', ok: true },
+  { v: 1, update_id: 'u-0', node: 'node-b', ok: false, error: 'boom' },
 ];
 
 /** An update with one path replaced (or deleted with `undefined` as the whole value of `del`). */
@@ -125,7 +128,7 @@ function tweak(u: ConfigUpdate, path: string, value: unknown, del = false): unkn
 
 const flushUsers = samples[3] as ConfigUpdate;
 const setSettings = samples[5] as ConfigUpdate;
-const ack = samples[7] as ConfigUpdate;
+const ack = acks[1] as AckMessage;
 
 describe('validateUpdate', () => {
   it.each(samples.map((s) => [s.kind, s] as const))('accepts a valid %s', (_kind, u) => {
@@ -142,8 +145,10 @@ describe('validateUpdate', () => {
   });
 
   it('drops optional fields whose value is undefined', () => {
-    const r = validateUpdate({ ...base, kind: 'ack', body: { update_id: 'a', node: 'n', ok: true, error: undefined } });
-    expect(r.ok && Object.keys(r.value.body)).toEqual(['update_id', 'node', 'ok']);
+    const r = validateUpdate({ ...base, kind: 'flush_all', body: { caches: undefined } });
+    expect(r.ok && Object.keys(r.value.body)).toEqual([]);
+    const a = validateAck({ v: 1, update_id: 'a', node: 'n', ok: true, error: undefined });
+    expect(a.ok && Object.keys(a.value)).toEqual(['v', 'update_id', 'node', 'ok']);
   });
 
   it.each([
@@ -162,7 +167,7 @@ describe('validateUpdate', () => {
     ['seq', 1.5, 'seq:'],
     ['seq', Number.MAX_SAFE_INTEGER + 1, 'seq:'],
     ['seq', '3', 'seq:'],
-    ['kind', 'drop_tables', 'kind: must be one of flush_all, flush_users, set_settings, ack'],
+    ['kind', 'drop_tables', 'kind: must be one of flush_all, flush_users, set_settings'],
     ['kind', 'toString', 'kind:'],
     ['kind', '__proto__', 'kind:'],
     ['extra', 1, 'update: unknown field "extra"'],
@@ -223,20 +228,37 @@ describe('validateUpdate', () => {
     if (!r.ok) expect(r.error).toContain(error);
   });
 
+  it('refuses an ack as an update: acks are their own message type', () => {
+    const r = validateUpdate({ ...base, kind: 'ack', body: { update_id: 'u-0', node: 'node-b', ok: true } });
+    expect(r).toEqual({ ok: false, error: 'kind: must be one of flush_all, flush_users, set_settings' });
+  });
+});
+
+describe('validateAck', () => {
+  it.each(acks.map((a) => [a.ok, a] as const))('accepts a valid ack (ok %p)', (_ok, a) => {
+    expect(validateAck(a)).toEqual({ ok: true, value: a });
+  });
+
   it.each([
-    ['body.update_id', '', 'body.update_id: must be a string of 1..128'],
-    ['body.node', 3, 'body.node: must be a string of 1..256'],
-    ['body.ok', 'true', 'body.ok: must be a boolean'],
-    ['body.error', 42, 'body.error: must be a string'],
-    ['body.extra', 1, 'body: unknown field "extra"'],
+    ['v', 2, 'v: must be 1'],
+    ['update_id', '', 'update_id: must be a string of 1..128'],
+    ['node', 3, 'node: must be a string of 1..256'],
+    ['ok', 'true', 'ok: must be a boolean'],
+    ['error', 42, 'error: must be a string'],
+    ['extra', 1, 'ack: unknown field "extra"'],
+    ['kind', 'ack', 'ack: unknown field "kind"'],
   ])('rejects an ack %s = %p', (field, value, error) => {
-    const r = validateUpdate(tweak(ack, field, value));
+    const r = validateAck(tweak(ack as unknown as ConfigUpdate, field, value));
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.error).toContain(error);
   });
 
   it('accepts an empty ack error', () => {
-    expect(validateUpdate(tweak(ack, 'body.error', '')).ok).toBe(true);
+    expect(validateAck(tweak(ack as unknown as ConfigUpdate, 'error', '')).ok).toBe(true);
+  });
+
+  it('refuses an update as an ack', () => {
+    expect(validateAck(samples[0]).ok).toBe(false);
   });
 
   it('rejects a flush_all with a body that is not an object', () => {
@@ -275,5 +297,36 @@ describe('isValidUsername', () => {
     expect(isValidUsername('x'.repeat(257))).toBe(false);
     expect(isValidUsername('a\uD800')).toBe(false);
     expect(isValidUsername(5)).toBe(false);
+  });
+});
+
+describe('set_settings with resets and several changes', () => {
+  const setBase = { v: 1, id: 'u-1', seq: 7, origin: 'node-a', ts: 1 };
+  const body = (b: Record<string, unknown>) => validateUpdate({ ...setBase, kind: 'set_settings', body: b });
+
+  it('carries a reset, with or without values', () => {
+    const reset = { scope: 'all', values: {}, persistent: false, reset: ['ttl_ms'] };
+    expect(body(reset)).toEqual({ ok: true, value: { ...setBase, kind: 'set_settings', body: reset } });
+    expect(body({ ...reset, values: { max_entries: 3 } }).ok).toBe(true);
+  });
+
+  it('carries further changes applied in order after the first', () => {
+    const b = { scope: 'roles', values: { ttl_ms: 5 }, persistent: true, more: [{ scope: 'all', values: {}, persistent: false, reset: ['ttl_ms', 'refresh_ms'] }] };
+    expect(body(b)).toEqual({ ok: true, value: { ...setBase, kind: 'set_settings', body: b } });
+  });
+
+  it.each([
+    ['empty values and no reset', { scope: 'all', values: {}, persistent: false }, 'body.values: must set at least one of'],
+    ['an empty reset', { scope: 'all', values: {}, persistent: false, reset: [] }, 'body.reset: must be a non-empty array'],
+    ['an unknown reset key', { scope: 'all', values: {}, persistent: false, reset: ['bogus'] }, 'body.reset[0]: must be one of'],
+    ['a duplicate reset key', { scope: 'all', values: {}, persistent: false, reset: ['ttl_ms', 'ttl_ms'] }, 'body.reset[1]: duplicate key ttl_ms'],
+    ['an empty more', { scope: 'all', values: { ttl_ms: 1 }, persistent: false, more: [] }, 'body.more: must be an array of 1..7 changes'],
+    ['a nested more', { scope: 'all', values: { ttl_ms: 1 }, persistent: false, more: [{ scope: 'all', values: { ttl_ms: 1 }, persistent: true, more: [] }] }, 'body.more[0]: unknown field "more"'],
+    ['a bad change in more', { scope: 'all', values: { ttl_ms: 1 }, persistent: false, more: [{ scope: 'x', values: { ttl_ms: 1 }, persistent: true }] }, 'body.more[0].scope: must be one of'],
+    ['too many changes', { scope: 'all', values: { ttl_ms: 1 }, persistent: false, more: Array.from({ length: 8 }, () => ({ scope: 'all', values: { ttl_ms: 1 }, persistent: true })) }, 'body.more: must be an array of 1..7'],
+  ])('rejects %s', (_what, b, error) => {
+    const r = body(b);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.error).toContain(error);
   });
 });

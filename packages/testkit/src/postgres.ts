@@ -11,7 +11,6 @@ import { delimiter, join } from 'node:path';
 import { atExit, track } from './child-reaper';
 import { freePort } from './free-port';
 import { OutputCapture } from './output-capture';
-import { repoRoot } from './repo-root';
 import { waitFor } from './wait-for';
 
 export type PostgresSource = 'env' | 'binary' | 'container';
@@ -51,11 +50,10 @@ interface PgClientLike {
   on(event: 'error', f: (err: Error) => void): void;
 }
 
-/** The node package's `pg` (the testkit has no driver of its own; packages/node depends on it). */
+/** A one-off client for the fixture's own queries. */
 function pgClient(url: string, timeoutMs = 3000): PgClientLike {
-  const path = require.resolve('pg', { paths: [join(repoRoot(), 'packages', 'node')] });
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const pg = require(path) as { Client: new (c: object) => PgClientLike };
+  const pg = require('pg') as { Client: new (c: object) => PgClientLike };
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: timeoutMs, query_timeout: 30_000 });
   client.on('error', () => undefined);
   return client;

@@ -9,7 +9,7 @@ export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..'
 
 for (const built of ['packages/testkit/dist/index.js', 'packages/node/dist/main.js']) {
   if (!existsSync(join(repoRoot, built))) {
-    process.stderr.write(`bench: ${built} is missing: run pnpm bench (which builds) or pnpm build first\n`);
+    process.stderr.write(`bench: ${built} is missing: run npx -y pnpm@10 bench (which builds) or npx -y pnpm@10 build first\n`);
     process.exit(1);
   }
 }

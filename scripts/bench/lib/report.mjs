@@ -2,20 +2,32 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatTarget, formatValue } from './figures.mjs';
 
-export function writeResults(outDir, results) {
+/**
+ * The file name (without extension) a run writes. bench/results.json and .md are the figures the
+ * README quotes and git keeps: only a plain full run may replace them. A quick or partial run
+ * (some benchmarks, a profiler attached, an experimental node environment) gets a name of its own,
+ * which git ignores (bench/.gitignore), so trying something out never rewrites the committed figures.
+ */
+export function resultsStem({ quick, only, profile, nodeEnv }) {
+  if (quick) return 'results.quick';
+  if (only || profile || nodeEnv) return 'results.partial';
+  return 'results';
+}
+
+export function writeResults(outDir, results, stem = 'results') {
   mkdirSync(outDir, { recursive: true });
-  const jsonPath = join(outDir, 'results.json');
-  const mdPath = join(outDir, 'results.md');
+  const jsonPath = join(outDir, `${stem}.json`);
+  const mdPath = join(outDir, `${stem}.md`);
   writeFileSync(jsonPath, `${JSON.stringify(results, null, 2)}\n`);
-  writeFileSync(mdPath, markdown(results));
+  writeFileSync(mdPath, markdown(results, `${stem}.json`));
   return { jsonPath, mdPath };
 }
 
-export function markdown(results) {
+export function markdown(results, jsonName = 'results.json') {
   const m = results.machine;
   const lines = [];
   if (results.node_env) lines.push(`> Nodes ran with extra environment ${Object.entries(results.node_env).map(([k, v]) => `\`${k}=${v}\``).join(' ')} (an experiment, not the defaults).`, '');
-  if (results.quick) lines.push('> **QUICK RUN** (`pnpm bench --quick`): short durations and fewer users, for development only; not the figures to quote.', '');
+  if (results.quick) lines.push('> **QUICK RUN** (`npx -y pnpm@10 bench --quick`): short durations and fewer users, for development only; not the figures to quote.', '');
   lines.push(
     `Measured ${m.date.slice(0, 10)} on ${m.cpu_model}, ${m.cores} cores, ${m.memory_gib} GiB, ${m.os}, Node ${m.node}` +
       `${m.commit ? `, commit ${m.commit}${m.dirty ? ' (with local changes)' : ''}` : ''}; load average at start ${m.load_average_at_start.join(' ')}.`,
@@ -37,7 +49,7 @@ export function markdown(results) {
   }
   const notes = results.benchmarks.flatMap((b) => (b.notes ?? []).map((n) => `- ${b.name}: ${n}`));
   if (notes.length) lines.push('', ...notes);
-  lines.push('', `Reproduce: \`pnpm bench${results.quick ? ' --quick' : ''}\` (see \`bench/results.json\` for every detail).`, '');
+  lines.push('', `Reproduce: \`npx -y pnpm@10 bench${results.quick ? ' --quick' : ''}\` (see \`${jsonName}\` beside this file for every detail).`, '');
   return lines.join('\n');
 }
 

@@ -6,7 +6,7 @@ import { registerInvalidate } from './commands/invalidate';
 import { registerLogin } from './commands/login';
 import { registerRole } from './commands/role';
 import { registerSettings } from './commands/settings';
-import { registerStatus } from './commands/status';
+import { registerRemoveNode, registerStatus } from './commands/status';
 import { EXIT, exitCodeFor, InterruptedError, RefusedError, UsageError } from './exit-codes';
 import type { CliIO } from './io';
 import { parsePort, parsePositiveInt } from './options';
@@ -18,12 +18,15 @@ export function buildProgram(io: CliIO, run: RunAction, version: string): Comman
     .description('nodetool-style administration of an authcache cluster: one call reaches every node')
     // -h is the host, as in nodetool; help is --help only (inherited by every verb).
     .helpOption('--help', 'show help for authctl or a verb')
-    .option('-h, --host <host>', 'node to talk to: host, host:port (as authctl status prints it) or URL', '127.0.0.1')
-    .option('-p, --port <port>', 'HTTP port of that node', parsePort, 7070)
+    // No commander defaults: a flag given must be told apart from $AUTHCACHE_URL's value (flags win).
+    .option('-h, --host <host>', 'node to talk to: host, host:port (as authctl status prints it) or URL (default: from $AUTHCACHE_URL, else 127.0.0.1)')
+    .option('-p, --port <port>', 'HTTP port of that node (default: from $AUTHCACHE_URL, else 7070)', parsePort)
     .option('--token <token>', 'admin bearer token (default: $AUTHCACHE_ADMIN_TOKEN)')
     .option('--json', 'print the raw JSON answer, for scripts')
     .option('--timeout-ms <ms>', 'give up on the node after this long', parsePositiveInt, 5000)
     .version(version, '--version', 'print the authctl version')
+    // Our own help verb (below): commander's prints the whole help, exit 2, for `help nosuchverb`.
+    .helpCommand(false)
     .configureHelp({ showGlobalOptions: true })
     .showHelpAfterError('(authctl --help, or authctl <verb> --help, for usage)')
     .configureOutput({
@@ -35,6 +38,9 @@ export function buildProgram(io: CliIO, run: RunAction, version: string): Comman
     .addHelpText(
       'after',
       `
+Environment: AUTHCACHE_URL (e.g. http://127.0.0.1:7001) gives the defaults of -h and -p;
+             AUTHCACHE_ADMIN_TOKEN the default of --token. Flags override both.
+
 Exit codes: 0 done; 1 refused (401/403, rejected login, error answer, or a node did not apply the change);
             2 usage; 3 node unreachable or unavailable (503).
 
@@ -42,14 +48,38 @@ Examples:
   authctl -p 7001 status
   authctl invalidatecredentialscache alice
   printf '%s' "$PW" | authctl role alter alice --password-stdin
-  for node in $(authctl status | grep '^UN' | awk '{print $2}'); do authctl -h "$node" invalidatecredentialscache --local; done`,
+  # the nodetool loop; pipefail and an assignment make it fail when the node asked is down
+  set -eo pipefail; nodes=$(authctl status | grep '^UN' | awk '{print $2}')
+  for node in $nodes; do authctl -h "$node" invalidatecredentialscache --local; done`,
     );
   registerStatus(program, run);
   registerInvalidate(program, run);
   registerSettings(program, run);
   registerRole(program, run);
   registerLogin(program, run);
+  registerRemoveNode(program, run);
+  registerHelp(program);
   return program;
+}
+
+/** `authctl help [verb [subverb]]`: that verb's help on stdout, exit 0; an unknown verb is named, exit 2. */
+function registerHelp(program: Command): void {
+  program
+    .command('help [verb...]')
+    .description('show help for authctl or a verb (same as authctl <verb> --help)')
+    .action((words: string[]) => {
+      let cmd: Command = program;
+      const path: string[] = [];
+      for (const w of words) {
+        path.push(w);
+        const sub = cmd.commands.find((c) => c.name() === w || c.aliases().includes(w));
+        if (sub === undefined || sub.name() === 'help') {
+          throw new UsageError(`unknown verb '${path.join(' ')}'; authctl --help lists the verbs`);
+        }
+        cmd = sub;
+      }
+      cmd.outputHelp();
+    });
 }
 
 /** Runs one command line (without `node authctl`) and resolves to its exit code; never throws. */

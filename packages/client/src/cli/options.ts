@@ -1,7 +1,7 @@
 /** Parsing of option values and of the settings flags (ours and Cassandra's) into one SettingsChange. */
 
-import { InvalidArgumentError } from 'commander';
-import type { CacheName, SettingsChange } from '../types';
+import { type Command, InvalidArgumentError } from 'commander';
+import { type CacheName, LIMITS, type SettingsChange } from '../types';
 import { UsageError } from './exit-codes';
 
 export function parsePort(value: string): number {
@@ -45,7 +45,30 @@ export function parseCacheName(value: string): CacheName {
 export function checkName(value: string, what: string): string {
   if (value === '') throw new UsageError(`${what} must not be empty`);
   if (value === '.' || value === '..') throw new UsageError(`${what} cannot be "." or ".."`);
+  // The node refuses longer names with a 400; said here, before any call or password prompt.
+  if (value.length > LIMITS.username) throw new UsageError(`${what} is longer than ${LIMITS.username} characters`);
   return value;
+}
+
+/**
+ * Flags that say opposite things (`--login --no-login`): commander would keep the last one silently,
+ * so the command would do something the operator may not have meant. Records which flags were given
+ * and refuses such a pair before the verb runs (a usage error, exit 2, nothing sent).
+ */
+export function refuseContradictions(cmd: Command, pairs: ReadonlyArray<readonly [string, string]>, once: readonly string[] = []): void {
+  const seen = new Map<string, string[]>();
+  const note = (flag: string) => (value: unknown) => seen.set(flag, [...(seen.get(flag) ?? []), String(value)]);
+  for (const flag of new Set([...pairs.flat(), ...once])) cmd.on(`option:${flag.replace(/^--/, '')}`, note(flag));
+  cmd.hook('preAction', () => {
+    for (const [a, b] of pairs) {
+      if (seen.has(a) && seen.has(b)) throw new UsageError(`${a} and ${b} contradict each other; give one`);
+    }
+    // A value flag given twice with different values: which one was meant is a guess.
+    for (const flag of once) {
+      const values = new Set(seen.get(flag) ?? []);
+      if (values.size > 1) throw new UsageError(`${flag} given twice with different values (${[...values].join(', ')}); give it once`);
+    }
+  });
 }
 
 /** For repeatable options (--grant a --grant b). */

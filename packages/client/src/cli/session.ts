@@ -4,14 +4,15 @@ import type { Command } from 'commander';
 import { AuthcacheClient } from '../client';
 import { UsageError } from './exit-codes';
 import type { CliIO } from './io';
-import { targetAddress } from './target';
+import { defaultsFromEnv, targetAddress } from './target';
 
 /** How main() runs a verb's body: the session is built from the options commander parsed. */
 export type RunAction = (cmd: Command, body: (s: Session) => Promise<number>) => Promise<void>;
 
 export interface GlobalOptions {
-  host: string;
-  port: number;
+  /** undefined when not on the command line: then $AUTHCACHE_URL's, else 127.0.0.1 */
+  host?: string;
+  port?: number;
   token?: string;
   json?: boolean;
   timeoutMs: number;
@@ -34,9 +35,9 @@ export class Session {
     let root = cmd;
     while (root.parent) root = root.parent;
     const g = root.opts<GlobalOptions>();
-    const portGiven = root.getOptionValueSource('port') === 'cli';
     const token = g.token ?? (io.env.AUTHCACHE_ADMIN_TOKEN || undefined);
-    return new Session(io, g.json === true, targetAddress(g.host, g.port, portGiven), token, g.timeoutMs);
+    const address = targetAddress(g.host, g.port, defaultsFromEnv(io.env.AUTHCACHE_URL));
+    return new Session(io, g.json === true, address, token, g.timeoutMs);
   }
 
   get hasToken(): boolean {

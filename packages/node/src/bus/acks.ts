@@ -1,14 +1,31 @@
-import type { Propagation } from '@authcache/protocol';
+/**
+ * Acknowledgement bookkeeping of one published update (docs/architecture.md, "Acks"): who must
+ * answer, what each said, and the admin answer built from it. Pure; the replicator feeds it.
+ */
+import type { Propagation, PropagationFailure } from '@authcache/protocol';
+import type { ExpectedMembers } from '../membership';
+
+export interface DownMember {
+  node: string;
+  last_seen_ms: number;
+}
 
 /** The acknowledgements an admin call waits for: who must answer, and what each said. */
 export interface AckWaiter {
   /** False until the members read with the publish is in: no verdict before that. */
   known: boolean;
   expected: Set<string>;
+  /** Members that stopped heartbeating without leaving: reported as failed unless they answer anyway. */
+  down: DownMember[];
   results: Map<string, { ok: boolean; error?: string }>;
   done: () => void;
 }
 
+export function newWaiter(self: string): AckWaiter {
+  return { known: false, expected: new Set([self]), down: [], results: new Map(), done: () => undefined };
+}
+
+/** Complete once every live member answered; down members are not waited for. */
 export function isComplete(w: AckWaiter): boolean {
   if (!w.known) return false;
   for (const id of w.expected) if (!w.results.has(id)) return false;
@@ -21,17 +38,52 @@ export function record(w: AckWaiter, node: string, ok: boolean, error?: string):
   if (isComplete(w)) w.done();
 }
 
-/** The answer of an admin call: every member expected or heard from, as OpenSearch's node responses. */
+/** The answer of an admin call: every member expected, down or heard from, as OpenSearch's node responses. */
 export function summarize(seq: number, w: AckWaiter): Propagation {
-  const failures: Propagation['failures'] = [];
+  const failures: PropagationFailure[] = [];
   const members: Propagation['members'] = [];
-  const all = new Set([...w.expected, ...w.results.keys()]);
+  const down = new Map(w.down.map((d) => [d.node, d]));
+  const all = new Set([...w.expected, ...down.keys(), ...w.results.keys()]);
   for (const id of [...all].sort()) {
     const r = w.results.get(id);
-    if (!r) failures.push({ node: id, reason: 'timeout' });
+    const d = down.get(id);
+    if (!r && d && !w.expected.has(id)) failures.push({ node: id, reason: 'down', last_seen_ms: d.last_seen_ms });
+    else if (!r) failures.push({ node: id, reason: 'timeout' });
     else if (!r.ok) failures.push({ node: id, reason: r.error ?? 'failed' });
-    members.push({ node: id, result: !r ? 'timeout' : r.ok ? 'applied' : 'failed' });
+    members.push({ node: id, result: !r ? (d && !w.expected.has(id) ? 'failed' : 'timeout') : r.ok ? 'applied' : 'failed' });
   }
-  const successful = all.size - failures.length;
-  return { seq, nodes: { total: all.size, successful, failed: failures.length }, failures, members };
+  return { seq, nodes: { total: all.size, successful: all.size - failures.length, failed: failures.length }, failures, members };
+}
+
+/** The open waits of this node's publishes, by update id. */
+export class AckWaits {
+  private readonly open = new Map<string, AckWaiter>();
+
+  /**
+   * Waits for the acks of update `id`: opened before `published` runs, so that acks arriving
+   * before the publish's reply are kept; then bounded by `timeoutMs` once the members are known.
+   */
+  async collect(id: string, self: string, timeoutMs: number, published: () => Promise<{ seq: number; members: ExpectedMembers | undefined }>): Promise<Propagation> {
+    const w = newWaiter(self);
+    const allAcked = new Promise<void>((resolve) => (w.done = resolve));
+    this.open.set(id, w);
+    let timeout: NodeJS.Timeout | undefined;
+    try {
+      const { seq, members } = await published();
+      for (const node of members?.live ?? []) w.expected.add(node);
+      w.down = (members?.down ?? []).filter((d) => !w.expected.has(d.node));
+      w.known = true;
+      if (isComplete(w)) w.done();
+      await Promise.race([allAcked, new Promise<void>((resolve) => (timeout = setTimeout(resolve, timeoutMs)))]);
+      return summarize(seq, w);
+    } finally {
+      clearTimeout(timeout);
+      this.open.delete(id);
+    }
+  }
+
+  record(id: string, node: string, ok: boolean, error?: string): void {
+    const w = this.open.get(id);
+    if (w) record(w, node, ok, error);
+  }
 }

@@ -1,32 +1,57 @@
 /**
- * Publishing a ConfigUpdate is one Redis script, so that seq assignment, the settings writes
- * that go with the update, the append to the bounded log and the broadcast are atomic and in
- * seq order: INCR the counter, write the seq into the frame (bytes 1..9, big-endian, outside the
- * signature), XADD it under id `<seq>-0`, PUBLISH it.
+ * Publishing a ConfigUpdate is one Redis script, so that the guards, seq assignment, the state
+ * writes that go with the update (settings, role rows), the append to the bounded log and the
+ * broadcast are atomic and in seq order (docs/architecture.md, "Publishing"). The byte offsets
+ * of the seq come from the codec's constants: the script is generated from them, so the frame
+ * layout is known in one place only.
  *
- * KEYS: seq, log, epoch, settings:transient, settings:persistent
- * ARGV: frame, log max length, channel, fresh epoch, then writes as quads (op S|D, key index, field, value)
+ * KEYS: seq, log, epoch, then the keys the ops touch
+ * ARGV: frame, log max length, channel, fresh epoch, then per op: name, key index, n, n arguments
+ * Returns the seq, or {'guard', key} when an `expect` op did not hold (nothing written).
  */
+import { FRAME_HEADER_BYTES, FRAME_SEQ_BYTES, FRAME_SEQ_OFFSET } from '@authcache/protocol';
+import type { StoreOp } from './transport';
+
+const FIXED_ARGS = 4;
+
+/** Lua's string.sub counts from 1, inclusive: the bytes before the seq, and the first one after it. */
+const PREFIX_END = FRAME_SEQ_OFFSET;
+const SUFFIX_START = FRAME_SEQ_OFFSET + FRAME_SEQ_BYTES + 1;
+if (FRAME_SEQ_OFFSET + FRAME_SEQ_BYTES > FRAME_HEADER_BYTES) throw new Error('codec layout: the seq field lies outside the header');
+
 export const PUBLISH_SCRIPT = `
+local ops = {}
+local i = ${FIXED_ARGS + 1}
+while i <= #ARGV do
+  local n = tonumber(ARGV[i + 2])
+  ops[#ops + 1] = { ARGV[i], KEYS[tonumber(ARGV[i + 1])], i + 3, n }
+  i = i + 3 + n
+end
+for _, op in ipairs(ops) do
+  if op[1] == 'expect' then
+    local exists = redis.call('EXISTS', op[2]) == 1
+    if exists ~= (ARGV[op[3]] == '1') then return { 'guard', op[2] } end
+  end
+end
 local seq = redis.call('INCR', KEYS[1])
 redis.call('SET', KEYS[3], ARGV[4], 'NX')
-local i = 5
-while i <= #ARGV do
-  local key = KEYS[tonumber(ARGV[i + 1])]
-  if ARGV[i] == 'S' then
-    redis.call('HSET', key, ARGV[i + 2], ARGV[i + 3])
-  else
-    redis.call('HDEL', key, ARGV[i + 2])
+for _, op in ipairs(ops) do
+  local args = {}
+  for j = 0, op[4] - 1 do args[#args + 1] = ARGV[op[3] + j] end
+  if op[1] == 'hset' then redis.call('HSET', op[2], unpack(args))
+  elseif op[1] == 'hdel' then redis.call('HDEL', op[2], unpack(args))
+  elseif op[1] == 'del' then redis.call('DEL', op[2])
+  elseif op[1] == 'sadd' then redis.call('SADD', op[2], unpack(args))
+  elseif op[1] == 'srem' then redis.call('SREM', op[2], unpack(args))
   end
-  i = i + 4
 end
 local n = seq
 local bytes = {}
-for j = 8, 1, -1 do
+for j = ${FRAME_SEQ_BYTES}, 1, -1 do
   bytes[j] = string.char(n % 256)
   n = math.floor(n / 256)
 end
-local frame = string.sub(ARGV[1], 1, 1) .. table.concat(bytes) .. string.sub(ARGV[1], 10)
+local frame = string.sub(ARGV[1], 1, ${PREFIX_END}) .. table.concat(bytes) .. string.sub(ARGV[1], ${SUFFIX_START})
 local id = string.format('%d-0', seq)
 local ok = redis.pcall('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], id, 'm', frame)
 if type(ok) == 'table' and ok.err then
@@ -37,3 +62,52 @@ end
 redis.call('PUBLISH', ARGV[3], frame)
 return seq
 `;
+
+export interface ScriptCall {
+  keys: string[];
+  args: Array<string | Buffer | number>;
+}
+
+/**
+ * The KEYS and ARGV of one publish. Ops that would write nothing (an hset of no field) are left
+ * out, since Redis refuses them and the script would stop half way.
+ */
+export function publishCall(fixed: { seq: string; log: string; epoch: string }, frame: Buffer, logMaxLen: number, channel: string, freshEpoch: string, ops: readonly StoreOp[]): ScriptCall {
+  const keys = [fixed.seq, fixed.log, fixed.epoch];
+  const index = new Map<string, number>();
+  const keyIndex = (key: string): number => {
+    let at = index.get(key);
+    if (at === undefined) {
+      keys.push(key);
+      at = keys.length; // Lua indexes from 1
+      index.set(key, at);
+    }
+    return at;
+  };
+  const args: Array<string | Buffer | number> = [frame, logMaxLen, channel, freshEpoch];
+  const push = (op: string, key: string, values: string[]) => {
+    if (op !== 'del' && values.length === 0) return;
+    args.push(op, keyIndex(key), values.length, ...values);
+  };
+  for (const op of ops) {
+    switch (op.op) {
+      case 'hset':
+        push('hset', op.key, Object.entries(op.fields).flat());
+        break;
+      case 'hdel':
+        push('hdel', op.key, op.fields);
+        break;
+      case 'del':
+        push('del', op.key, []);
+        break;
+      case 'sadd':
+      case 'srem':
+        push(op.op, op.key, op.members);
+        break;
+      case 'expect':
+        push('expect', op.key, [op.exists ? '1' : '0']);
+        break;
+    }
+  }
+  return { keys, args };
+}

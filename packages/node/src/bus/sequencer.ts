@@ -1,11 +1,12 @@
 /**
- * Pure rules for applying ConfigUpdates in cluster seq order (DESIGN §4). No I/O here, so the
- * gap and reset handling can be tested without Redis.
+ * Pure rules for applying ConfigUpdates in cluster seq order (docs/architecture.md,
+ * "Propagation protocol"). No I/O here, so the gap and reset handling can be tested without a
+ * transport; the replicator acts on exactly the fields each decision returns.
  */
 export type SeqDecision =
   | { action: 'apply' }
   | { action: 'duplicate' }
-  /** Updates (applied, seq) were missed: read them from the log first. */
+  /** Updates [from, to] were missed: catch up to `to` from the log, then apply this one. */
   | { action: 'gap'; from: number; to: number };
 
 export function decide(applied: number, seq: number): SeqDecision {
@@ -38,7 +39,12 @@ export type SyncCheck =
   /** Redis lost its state (restart without data, flush): the node's seq means nothing any more. */
   | { action: 'reset'; to: number };
 
-/** What a heartbeat's reading of the cluster's seq (and epoch) means for a node at `applied`. */
+/**
+ * What a heartbeat's reading of the cluster's seq (and epoch) means for a node at `applied`.
+ * The reading must be taken in order with the updates (inside the apply queue): then a new epoch
+ * is a store that lost its state, and `current < applied` under the same epoch is a store that
+ * lost its tail (a failover to a stale replica). Either way the node flushes and resumes at `to`.
+ */
 export function checkSync(applied: number, knownEpoch: string | undefined, current: number, epoch: string | null): SyncCheck {
   if (knownEpoch !== undefined && epoch !== knownEpoch) return { action: 'reset', to: current };
   if (current < applied) return { action: 'reset', to: current };

@@ -26,6 +26,12 @@ export interface Position {
   epoch: string;
 }
 
+/** One entry of the log: the seq the transport assigned, and the frame as stored (unverified). */
+export interface LogEntry {
+  seq: number;
+  frame: Buffer;
+}
+
 /**
  * Why a transport call failed, as far as the caller can know:
  * - `not_applied`: the command never reached the store (not connected, refused); nothing changed.
@@ -57,15 +63,19 @@ export interface BusTransport {
   stop(): Promise<void>;
   /** True while commands can be sent. */
   isReady(): boolean;
-  /** The current position, creating the epoch on first use. */
+  /**
+   * The current position. Read-only while the epoch exists (so that it works while writes are
+   * paused); creates the epoch when it is missing.
+   */
   position(): Promise<Position>;
   /**
    * Atomically: check the guards, assign the next seq, write it into the frame's header, apply
-   * `ops`, append the frame to the log and broadcast it. Resolves to the seq assigned.
+   * `ops`, append the frame to the log and broadcast it. Resolves to the seq assigned; rejects
+   * with a TransportError.
    */
   publish(frame: Buffer, ops: readonly StoreOp[]): Promise<number>;
-  /** Frames of the log with seq in [from, to], in seq order (some may be missing: pruned). */
-  readLog(from: number, to: number): Promise<Buffer[]>;
+  /** Entries of the log with seq in [from, to], in seq order (some may be missing: pruned). */
+  readLog(from: number, to: number): Promise<LogEntry[]>;
   /** Sends an ack frame to the member that published the update. */
   sendAck(origin: string, frame: Buffer): Promise<void>;
 }

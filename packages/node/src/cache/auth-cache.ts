@@ -23,6 +23,8 @@ interface Loader<V> {
   guard: LoadGuard;
   inFlight: Map<string, Promise<(V & Timed) | null>>;
   read(name: string): Promise<V | null>;
+  /** What a reload stores in place of the entry held: by default the fresh value alone. */
+  merge?(held: V & Timed, fresh: V & Timed): V & Timed;
 }
 
 /**
@@ -50,7 +52,7 @@ export class AuthCache {
     this.credentials = new BoundedCache({ ttlMs: settings.credentials.ttl_ms, maxEntries: settings.credentials.max_entries, now });
     this.roles = new BoundedCache({ ttlMs: settings.roles.ttl_ms, maxEntries: settings.roles.max_entries, now });
     this.loaders = {
-      credentials: { cache: this.credentials, guard: new LoadGuard(), inFlight: new Map(), read: (n) => store.getCredentials(n) },
+      credentials: { cache: this.credentials, guard: new LoadGuard(), inFlight: new Map(), read: (n) => store.getCredentials(n), merge: reloadedCredentials },
       roles: { cache: this.roles, guard: new LoadGuard(), inFlight: new Map(), read: (n) => store.resolveRoles(n) },
     };
     this.scheduleActiveUpdates();
@@ -66,7 +68,9 @@ export class AuthCache {
     const cred = this.credentials.get(username);
     if (cred !== undefined) {
       this.maybeRefresh('credentials', username, cred);
-      if (cred.verifier !== undefined && cred.canLogin && sameVerifier(cred.verifier, this.verifierOf(password))) {
+      // canLogin is checked here too, not only by the reload that drops the verifier: an entry
+      // may get a verifier and lose its login by other paths (another backend, a merge bug).
+      if (cred.verifier !== undefined && cred.canLogin && cred.hash !== undefined && sameVerifier(cred.verifier, this.verifierOf(password))) {
         const roles = this.roles.get(username);
         if (roles !== undefined) {
           this.maybeRefresh('roles', username, roles);
@@ -80,7 +84,7 @@ export class AuthCache {
 
   private async loginSlow(username: string, password: string, credHit: CredentialsEntry | undefined, trustCache: boolean): Promise<LoginOutcome> {
     const cred = credHit ?? (trustCache ? await this.load('credentials', username) : await this.store.getCredentials(username));
-    if (!cred || !cred.canLogin || cred.hash === undefined) return this.refuse(username, password);
+    if (!cred || !cred.canLogin || cred.hash === undefined) return this.passwords.burn(password).then(() => ({ ok: false }));
     const verifier = this.verifierOf(password);
     const known = (cred as CredentialsEntry).verifier;
     const viaVerifier = known !== undefined && sameVerifier(known, verifier);
@@ -97,15 +101,6 @@ export class AuthCache {
     if (rolesHit === undefined) return this.rolesSlow(username, false);
     this.maybeRefresh('roles', username, rolesHit);
     return { ok: true, roles: rolesHit.roles, superuser: rolesHit.superuser, cached: credHit !== undefined && viaVerifier };
-  }
-
-  /** A refusal costs what a wrong password costs: one bcrypt, or the backend's own check (LDAP: search + bind). */
-  private refuse(username: string, password: string): Promise<LoginOutcome> {
-    const spend = this.store.verifyPassword ? this.store.verifyPassword(username, password) : this.passwords.burn(password);
-    return spend.then(
-      () => ({ ok: false }),
-      () => ({ ok: false }),
-    );
   }
 
   private async rolesSlow(username: string, cached: boolean): Promise<LoginOutcome> {
@@ -216,19 +211,15 @@ export class AuthCache {
     const fresh = l.guard.end(name, ticket);
     if (value === null) return null;
     const entry = { ...value, loadedAt: this.now() } as V & Timed;
-    if (fresh) {
-      // A refresh that found the same hash keeps the verifier, so it does not cost a bcrypt.
-      const old = l.cache.peek(name) as (CredentialsEntry & V) | undefined;
-      if (old && 'hash' in entry && old.hash === (entry as unknown as CredentialsEntry).hash && old.verifier) {
-        (entry as unknown as CredentialsEntry).verifier = old.verifier;
-      }
-      l.cache.set(name, entry);
-    }
-    return entry;
+    if (!fresh) return entry;
+    const held = l.cache.peek(name);
+    const stored = held !== undefined && l.merge ? l.merge(held, entry) : entry;
+    l.cache.set(name, stored);
+    return stored;
   }
 
   /**
-   * One bcrypt (or backend check) for concurrent checks of the same user, password and hash (a client retrying, or
+   * One bcrypt for concurrent checks of the same user, password and hash (a client retrying, or
    * every request of a busy user arriving in the gap after a flush); the verifier is only stored
    * once the first check ends.
    */
@@ -236,9 +227,7 @@ export class AuthCache {
     const key = `${username}\0${stored}\0${verifier}`;
     const pending = this.verifying.get(key);
     if (pending) return pending;
-    // A backend that checks passwords itself (LDAP) gets the password instead of bcrypt against a token.
-    const check = this.store.verifyPassword ? this.store.verifyPassword(username, password) : this.passwords.verify(password, stored);
-    const p = check.finally(() => this.verifying.delete(key));
+    const p = this.passwords.verify(password, stored).finally(() => this.verifying.delete(key));
     this.verifying.set(key, p);
     return p;
   }
@@ -277,6 +266,19 @@ export class AuthCache {
       });
     }
   }
+}
+
+/**
+ * A reload of credentials keeps the held verifier only while it still proves what it proved: the
+ * hash is the one the password passed bcrypt against, and the role may still log in. One that
+ * lost its login (a change made outside our API, seen by refresh or active update) starts without
+ * a verifier, so no later path can accept the old password from it; nor can a re-enabled one
+ * until bcrypt has checked it again.
+ */
+function reloadedCredentials(held: StoredCredentials & Timed, fresh: StoredCredentials & Timed): StoredCredentials & Timed {
+  const verifier = (held as CredentialsEntry).verifier;
+  if (verifier === undefined || !fresh.canLogin || fresh.hash === undefined || fresh.hash !== held.hash) return fresh;
+  return { ...fresh, verifier } as CredentialsEntry;
 }
 
 /** Constant-time comparison of two verifiers (base64 digests, always the same length). */

@@ -8,6 +8,24 @@ import { basicCredentials } from './routes/login';
 
 export type AdminGuard = (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /**
+     * Who the admin guard found (for the audit trail), set before it decides: `token`,
+     * `role:NAME`, `cert:SUBJECT`, or `anonymous` without credentials. Never the credential itself;
+     * for a refused call it is who the caller claimed to be (a wrong token is still `token`).
+     */
+    adminActor: string | null;
+  }
+}
+
+/** `cert:CN=ops,O=example`: the subject of a verified client certificate, in the order the certificate gives it. */
+function certActor(socket: TLSSocket): string {
+  const subject = socket.getPeerCertificate?.()?.subject as Record<string, string | string[]> | undefined;
+  const parts = Object.entries(subject ?? {}).map(([k, v]) => `${k}=${[v].flat().join('+')}`);
+  return `cert:${parts.length > 0 ? parts.join(',') : 'unknown'}`;
+}
+
 /** Digests first, so the comparison takes the same time whatever the length of the presented token. */
 function digest(s: string): Buffer {
   return createHash('sha256').update(s).digest();
@@ -24,20 +42,26 @@ export function adminAuth(node: AuthcacheNode): AdminGuard {
   const expected = token === undefined ? undefined : digest(token);
   const clientCerts = node.config.tls?.ca !== undefined;
   return async (req, reply) => {
-    if (clientCerts && (req.raw.socket as TLSSocket).authorized === true) return;
+    if (clientCerts && (req.raw.socket as TLSSocket).authorized === true) {
+      req.adminActor = certActor(req.raw.socket as TLSSocket);
+      return;
+    }
     const header = req.headers.authorization;
+    req.adminActor = 'anonymous';
     if (header === undefined || header === '') {
       reply.header('www-authenticate', 'Bearer realm="authcache", Basic realm="authcache"');
       throw new HttpError(401, 'admin credentials required: Authorization: Bearer <token>, or HTTP Basic of a superuser');
     }
     const bearer = /^Bearer\s+(.+)$/i.exec(header);
     if (bearer) {
+      req.adminActor = 'token';
       if (expected !== undefined && timingSafeEqual(digest(bearer[1]!.trim()), expected)) return;
       req.log.warn({ ip: req.ip, url: req.url }, 'admin call with a wrong token');
       throw new HttpError(403, 'admin access denied');
     }
     const basic = basicCredentials(header);
     if (!basic) throw new HttpError(401, 'unreadable Authorization header');
+    req.adminActor = `role:${basic.username}`;
     const r = await authenticate(node, basic.username, basic.password, req.ip);
     if (!r.ok) {
       reply.header('www-authenticate', 'Basic realm="authcache"');

@@ -12,20 +12,41 @@ export class ThrottledError extends HttpError {
 /**
  * A login check behind the failed-login throttle: every path that takes a password (login,
  * authinfo, Basic admin credentials) goes through here, so none of them is an unthrottled oracle.
+ *
+ * The attempt is admitted and, if it goes on asynchronously (to bcrypt or the backend), holds its
+ * throttle slot in the same synchronous turn as the admission: no other request can run in
+ * between, so N attempts in flight can never all see the same free slot.
  */
 export function authenticate(node: AuthcacheNode, username: string, password: string, address: string): LoginOutcome | Promise<LoginOutcome> {
   const throttle = node.throttle;
   if (!throttle.enabled) return node.login(username, password);
-  const wait = throttle.retryAfterMs(username, address);
-  if (wait > 0) {
+  const admission = throttle.begin(username, address, password);
+  if (!admission.admitted) {
     node.metrics.loginThrottled.inc();
-    throw new ThrottledError(Math.ceil(wait / 1000));
+    throw new ThrottledError(Math.ceil(admission.retryAfterMs / 1000));
   }
-  const record = (r: LoginOutcome): LoginOutcome => {
-    if (r.ok) throttle.succeeded(username);
-    else throttle.failed(username, address);
+  const { attempt } = admission;
+  let r: LoginOutcome | Promise<LoginOutcome>;
+  try {
+    r = node.login(username, password);
+  } catch (err) {
+    attempt.end(undefined);
+    throw err;
+  }
+  if (!(r instanceof Promise)) {
+    attempt.end(r.ok);
     return r;
-  };
-  const r = node.login(username, password);
-  return r instanceof Promise ? r.then(record) : record(r);
+  }
+  attempt.hold();
+  return r.then(
+    (o) => {
+      attempt.end(o.ok);
+      return o;
+    },
+    (err: unknown) => {
+      // No answer (backend unreachable) is no guess checked: the slot is freed, no failure counted.
+      attempt.end(undefined);
+      throw err;
+    },
+  );
 }

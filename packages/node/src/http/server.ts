@@ -8,6 +8,14 @@ import { cacheRoutes } from './routes/cache';
 import { settingsRoutes } from './routes/settings';
 import { roleRoutes } from './routes/roles';
 import { clusterRoutes } from './routes/cluster';
+import { auditRoutes } from './routes/audit';
+import { eventRoutes } from './routes/events';
+import { consoleRoutes } from './routes/console';
+import { AuditLog, auditKey } from '../audit/audit-log';
+import { auditMetrics, eventClientsGauge } from '../audit/metrics';
+import { installAuditHooks } from '../audit/audit-hooks';
+import { auditSettingsFromEnv, envInt } from '../audit/audit-query';
+import { EventHub } from '../events';
 
 export const BODY_LIMIT = 64 * 1024;
 
@@ -75,12 +83,47 @@ export function buildServer(node: AuthcacheNode): FastifyInstance {
   });
 
   const admin = adminAuth(node);
+  // Who the admin guard found, for the audit trail; declared so every request has the same shape.
+  app.decorateRequest('adminActor', null);
+  const audit = new AuditLog({
+    redis: node.redis,
+    key: auditKey(node.names),
+    settings: auditSettingsFromEnv(),
+    log: node.log,
+    metrics: auditMetrics(node.metrics.registry),
+  });
+  const hub = new EventHub(
+    {
+      nodeId: node.config.nodeId,
+      health: () => node.health(),
+      appliedSeq: () => node.bus.appliedSeq,
+      members: () => node.membership.list(),
+      auditLatestId: () => audit.latestId(),
+      auditAfter: (id) => audit.after(id),
+    },
+    { log: node.log, maxClients: envInt(process.env, 'AUTHCACHE_EVENTS_MAX_CLIENTS', 32, 1, 10_000) },
+  );
+  eventClientsGauge(node.metrics.registry, () => hub.clients);
+  // Before any route: the audit attaches its hooks to each admin route as it is added.
+  installAuditHooks(app, admin, audit);
+  let endStreams = () => {};
   app.register(async (scope) => {
     loginRoutes(scope, node);
     clusterRoutes(scope, node, admin);
     cacheRoutes(scope, node, admin);
     settingsRoutes(scope, node, admin);
     roleRoutes(scope, node, admin);
+    auditRoutes(scope, node, admin, audit);
+    endStreams = eventRoutes(scope, node, admin, hub);
+    consoleRoutes(scope);
+  });
+  // Open event streams would hold close() until their clients leave: end them first.
+  app.addHook('preClose', async () => {
+    endStreams();
+    hub.stop();
+  });
+  app.addHook('onClose', async () => {
+    await audit.stop();
   });
   return app;
 }

@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import { NotFoundError } from '../../errors';
-import type { RoleChange } from '../../types';
+import { LIMITS, type RoleChange } from '../../types';
 import { EXIT, RefusedError, UsageError } from '../exit-codes';
 import { propagationLines, roleSummary, roleTable } from '../format';
-import { checkName, collect } from '../options';
+import { checkName, collect, refuseContradictions } from '../options';
 import { type PasswordOption, resolvePassword } from '../password';
 import type { RunAction, Session } from '../session';
 import { partialExit } from './partial';
@@ -24,8 +24,8 @@ export function registerRole(program: Command, run: RunAction): void {
     .description('create, alter, drop and list roles; every change is enforced on every node before the command returns');
 
   for (const verb of ['create', 'alter'] as const) {
-    role
-      .command(`${verb} <name>`)
+    const sub = role.command(`${verb} <name>`);
+    sub
       .description(verb === 'create' ? 'create a role (fails if it exists)' : 'change an existing role')
       .option('--password-stdin', 'read the new password from stdin')
       .option('--password [password]', 'the new password (warns: visible in history and ps); without a value, prompt twice')
@@ -48,6 +48,15 @@ Examples:
   authctl role alter alice --grant writer --revoke reader`,
       )
       .action((name: string, opts: RoleOptions, cmd: Command) => run(cmd, (s) => putRole(s, verb, name, opts)));
+    refuseContradictions(
+      sub,
+      [
+        ['--login', '--no-login'],
+        ['--superuser', '--no-superuser'],
+        ['--password', '--password-stdin'],
+      ],
+      ['--password'],
+    );
   }
 
   role
@@ -64,6 +73,11 @@ Examples:
 export async function putRole(s: Session, verb: 'create' | 'alter', name: string, opts: RoleOptions): Promise<number> {
   checkName(name, 'the role name');
   for (const r of [...(opts.grant ?? []), ...(opts.revoke ?? [])]) checkName(r, 'a granted role name');
+  const both = (opts.grant ?? []).filter((r) => (opts.revoke ?? []).includes(r));
+  if (both.length > 0) throw new UsageError(`--grant and --revoke both name ${[...new Set(both)].join(', ')}; give one`);
+  for (const [flag, list] of [['--grant', opts.grant], ['--revoke', opts.revoke]] as const) {
+    if ((list?.length ?? 0) > LIMITS.rolesPerChange) throw new UsageError(`${flag}: at most ${LIMITS.rolesPerChange} roles in one change`);
+  }
   const change: RoleChange = {};
   if (opts.login !== undefined) change.login = opts.login;
   if (opts.superuser !== undefined) change.superuser = opts.superuser;

@@ -1,8 +1,8 @@
-import { type Command, Option } from 'commander';
+import type { Command } from 'commander';
 import type { CacheName } from '../../types';
 import { EXIT } from '../exit-codes';
 import { propagationLines, settingsChangeLines, settingsLines } from '../format';
-import { parseCacheName, parseNonNegativeInt, parsePositiveInt, type SettingsFlags, settingsChangeFrom } from '../options';
+import { parseCacheName, parseNonNegativeInt, parsePositiveInt, refuseContradictions, type SettingsFlags, settingsChangeFrom } from '../options';
 import type { RunAction, Session } from '../session';
 import { partialExit } from './partial';
 
@@ -26,8 +26,8 @@ With --cache-name, Cassandra's four lines:
     )
     .action((opts: { cacheName?: CacheName }, cmd: Command) => run(cmd, (s) => getConfig(s, opts.cacheName)));
 
-  program
-    .command('setauthcacheconfig')
+  const set = program.command('setauthcacheconfig');
+  set
     .summary('change cache settings on every node (or --local)')
     .description('change cache settings on every node, keeping valid entries (a shorter TTL applies to entries held)')
     .option('--cache-name <name>', CACHE_NAME_HELP, parseCacheName)
@@ -37,7 +37,7 @@ With --cache-name, Cassandra's four lines:
     .option('--max-entries <n>', 'entries per cache, bounded by eviction', parsePositiveInt)
     .option('--refresh-ms <ms>', 'serve the cached value and reload it in the background after this long; 0 turns it off', parseNonNegativeInt)
     .option('--update-interval <ms>', "Cassandra's name for --refresh-ms", parseNonNegativeInt)
-    .addOption(new Option('--enable-active-update', 'reload entries in the background at each refresh interval').conflicts('disableActiveUpdate'))
+    .option('--enable-active-update', 'reload entries in the background at each refresh interval')
     .option('--disable-active-update', 'reload entries only when they are next used')
     .option('--persistent', 'keep the change across a restart of every node (default: transient)')
     .option('--local', 'only on the target node, until it restarts (nodetool semantics)')
@@ -52,6 +52,12 @@ Examples:
   authctl setauthcacheconfig --cache-name roles --max-entries 5000 --persistent`,
     )
     .action((opts: SettingsFlags, cmd: Command) => run(cmd, (s) => setConfig(s, opts)));
+  // The TTL and refresh forms are checked with their values (settingsChangeFrom); these carry none.
+  refuseContradictions(
+    set,
+    [['--enable-active-update', '--disable-active-update']],
+    ['--cache-name', '--ttl-ms', '--ttl-minutes', '--validity-period', '--max-entries', '--refresh-ms', '--update-interval'],
+  );
 }
 
 export async function getConfig(s: Session, cache: CacheName | undefined): Promise<number> {

@@ -1,7 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import type { AuthcacheNode } from '../../node';
 import type { AdminGuard } from '../admin-auth';
-import { localQuery, parseCaches, usernameParam, type LocalQuery } from './common';
+import { openSearchScope } from '../opensearch/errors';
+import { localQuery, optionsRoute, parseCaches, usernameParam, type LocalQuery } from './common';
+
+/**
+ * OpenSearch Security's cache API under its current prefix and the one it keeps, deprecated, for
+ * clients written for Open Distro.
+ */
+const OPENSEARCH_PREFIXES = ['/_plugins/_security/api', '/_opendistro/_security/api'] as const;
 
 /** Flush all and flush one user, on our paths and OpenSearch Security's. */
 export function cacheRoutes(app: FastifyInstance, node: AuthcacheNode, admin: AdminGuard): void {
@@ -17,7 +24,18 @@ export function cacheRoutes(app: FastifyInstance, node: AuthcacheNode, admin: Ad
   const all = { onRequest: admin, schema: { querystring: localQuery } };
   const user = { onRequest: admin, schema: { querystring: localQuery, params: usernameParam } };
   app.delete<{ Querystring: LocalQuery }>('/v1/cache', all, flushAll);
-  app.delete<{ Querystring: LocalQuery }>('/_plugins/_security/api/cache', all, flushAll);
   app.delete<{ Querystring: LocalQuery; Params: { username: string } }>('/v1/cache/users/:username', user, flushUser);
-  app.delete<{ Querystring: LocalQuery; Params: { username: string } }>('/_plugins/_security/api/cache/user/:username', user, flushUser);
+
+  // OpenSearch's answers carry "status":"OK" beside the message, and its error bodies (opensearch/errors.ts).
+  openSearchScope(app, (scope) => {
+    for (const prefix of OPENSEARCH_PREFIXES) {
+      scope.delete<{ Querystring: LocalQuery }>(`${prefix}/cache`, all, async (req) => ({ status: 'OK', ...(await flushAll(req)) }));
+      scope.delete<{ Querystring: LocalQuery; Params: { username: string } }>(`${prefix}/cache/user/:username`, user, async (req) => ({
+        status: 'OK',
+        ...(await flushUser(req)),
+      }));
+      optionsRoute(scope, `${prefix}/cache`, ['DELETE']);
+      optionsRoute(scope, `${prefix}/cache/user/:username`, ['DELETE']);
+    }
+  });
 }

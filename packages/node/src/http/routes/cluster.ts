@@ -1,13 +1,26 @@
 import type { FastifyInstance } from 'fastify';
+import type { NodeRemoved } from '@authcache/protocol';
 import type { AuthcacheNode } from '../../node';
 import type { AdminGuard } from '../admin-auth';
-import { orUnavailable } from '../../errors';
+import { HttpError, notFound, orUnavailable } from '../../errors';
+
+const idParam = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 200 } } } as const;
 
 /** Membership, health and metrics. */
 export function clusterRoutes(app: FastifyInstance, node: AuthcacheNode, admin: AdminGuard): void {
-  app.get('/v1/cluster/nodes', { onRequest: admin }, () =>
-    orUnavailable(node.log, 'membership unreadable: redis unreachable', () => node.membership.list()),
-  );
+  const membership = <T>(f: () => Promise<T>): Promise<T> => orUnavailable(node.log, 'membership unreadable: redis unreachable', f);
+
+  // The answering node's own line is live; the others' are as old as their heartbeat_age_ms (docs/architecture.md, Membership).
+  app.get('/v1/cluster/nodes', { onRequest: admin }, () => membership(() => node.membership.list()));
+
+  // A DOWN member is reported as failed until it leaves, is removed here, or is forgotten (nodetool removenode).
+  app.delete<{ Params: { id: string } }>('/v1/cluster/nodes/:id', { onRequest: admin, schema: { params: idParam } }, async (req) => {
+    const id = req.params.id;
+    const outcome = await membership(() => node.membership.remove(id));
+    if (outcome === 'unknown') throw notFound(`node ${id} is not a member`);
+    if (outcome === 'live') throw new HttpError(409, `node ${id} is UP: stop it first (a live node rejoins at its next heartbeat)`);
+    return { message: `Node removed: ${id}` } satisfies NodeRemoved;
+  });
 
   const health = async (_req: unknown, reply: { code(n: number): unknown }) => {
     const h = node.health();

@@ -1,4 +1,5 @@
 import { CACHE_NAMES, type CacheName } from '@authcache/protocol';
+import type { FastifyInstance } from 'fastify';
 import { badRequest } from '../../errors';
 
 /** `?local=true|false`. */
@@ -25,3 +26,13 @@ export const usernameParam = {
   required: ['username'],
   properties: { username: { type: 'string', minLength: 1, maxLength: 256 } },
 } as const;
+
+/**
+ * `OPTIONS path` → 200 with `Allow`, as OpenSearch answers it. No admin check: a CORS preflight
+ * never carries credentials, and the answer tells nothing the 405 on a wrong method does not.
+ * The body is `{}`: every 2xx of this API is JSON.
+ */
+export function optionsRoute(app: FastifyInstance, path: string, methods: readonly string[]): void {
+  const allow = [...methods, 'OPTIONS'].join(', ');
+  app.options(path, async (_req, reply) => reply.header('allow', allow).send({}));
+}

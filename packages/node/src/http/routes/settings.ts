@@ -1,12 +1,13 @@
 import type { FastifyInstance } from 'fastify';
-import { validateSettingsValues, type SetSettingsBody, type SettingsScope, type SettingsValues } from '@authcache/protocol';
+import { validateSettingsValues, type Propagation, type SetSettingsBody, type SettingsValues } from '@authcache/protocol';
 import type { AuthcacheNode } from '../../node';
 import type { AdminGuard } from '../admin-auth';
-import type { Propagation } from '../../bus/bus';
-import type { Overlay } from '../../cache/settings';
-import { SCOPES, VALUE_KEYS } from '../../cache/settings';
+import { PROTOCOL_CARRIES, settingsDefaults, type Layer, type LayerChange } from '../../cache/settings';
+import { changesFromNamed, defaultsView, namedView } from '../../cache/settings-keys';
 import { badRequest } from '../../errors';
-import { localQuery, type LocalQuery } from './common';
+import { OpenSearchError, openSearchScope } from '../opensearch/errors';
+import { booleanParam, flattenSettings, settingsView } from '../opensearch/settings-tree';
+import { localQuery, optionsRoute, type LocalQuery } from './common';
 
 const settingsBody = {
   type: 'object',
@@ -26,57 +27,10 @@ interface SettingsBody extends SettingsValues {
   persistent?: boolean;
 }
 
-const OPENSEARCH_TTL = 'plugins.security.cache.ttl_minutes';
-const OWN_PREFIX = 'authcache.cache.';
+type ClusterSettingsBody = Partial<Record<Layer, Record<string, unknown>>>;
+type FlagsQuery = Record<string, string | string[] | undefined>;
 
-/**
- * `PUT /_cluster/settings` keys: OpenSearch's ttl_minutes (every cache), and ours,
- * `authcache.cache.<all|credentials|roles>.<ttl_ms|max_entries|refresh_ms|active_update>`.
- */
-function fromClusterSettings(layer: Record<string, unknown>, persistent: boolean): SetSettingsBody[] {
-  const byScope = new Map<SettingsScope, Record<string, unknown>>();
-  for (const [key, raw] of Object.entries(layer)) {
-    let scope: SettingsScope;
-    let field: string;
-    let value: unknown = raw;
-    if (key === OPENSEARCH_TTL) {
-      const minutes = typeof raw === 'string' && /^\d+$/.test(raw.trim()) ? Number(raw) : raw;
-      if (typeof minutes !== 'number' || !Number.isInteger(minutes) || minutes < 0) {
-        throw badRequest(`${persistent ? 'persistent' : 'transient'} setting [${key}]: must be a non-negative whole number of minutes, got ${JSON.stringify(raw)}`);
-      }
-      scope = 'all';
-      field = 'ttl_ms';
-      value = minutes * 60_000;
-    } else if (key.startsWith(OWN_PREFIX)) {
-      const [s, f, ...rest] = key.slice(OWN_PREFIX.length).split('.');
-      if (rest.length > 0 || !SCOPES.includes(s as SettingsScope) || !VALUE_KEYS.includes(f as never)) throw badRequest(`setting [${key}] not recognized`);
-      scope = s as SettingsScope;
-      field = f!;
-      if (typeof raw === 'string') value = f === 'active_update' ? raw === 'true' ? true : raw === 'false' ? false : raw : /^\d+$/.test(raw) ? Number(raw) : raw;
-    } else {
-      throw badRequest(`${persistent ? 'persistent' : 'transient'} setting [${key}], not recognized`);
-    }
-    byScope.set(scope, { ...byScope.get(scope), [field]: value });
-  }
-  return [...byScope].map(([scope, values]) => {
-    const v = validateSettingsValues(values);
-    if (!v.ok) throw badRequest(v.error);
-    return { scope, values: v.value, persistent };
-  });
-}
-
-function toClusterSettings(o: Overlay): Record<string, string> {
-  const out: Record<string, string> = {};
-  const ttl = o.all?.ttl_ms;
-  // The OpenSearch key where the value is whole minutes (as it was set); ours otherwise.
-  const asMinutes = ttl !== undefined && ttl % 60_000 === 0;
-  if (asMinutes) out[OPENSEARCH_TTL] = String(ttl / 60_000);
-  for (const scope of SCOPES) {
-    for (const [k, v] of Object.entries(o[scope] ?? {})) if (!(asMinutes && scope === 'all' && k === 'ttl_ms')) out[`${OWN_PREFIX}${scope}.${k}`] = String(v);
-  }
-  return out;
-}
-
+/** Several updates answered as one: the last seq, and every node that failed any of them. */
 function merge(results: Propagation[]): Propagation {
   if (results.length === 1) return results[0]!;
   const failures = results.flatMap((r) => r.failures);
@@ -86,13 +40,71 @@ function merge(results: Propagation[]): Propagation {
   return { seq: last.seq, nodes: { total: last.nodes.total, successful: last.nodes.total - failedNodes.size, failed: failedNodes.size }, failures, members };
 }
 
+/**
+ * The set_settings bodies for the changes of one PUT /_cluster/settings: one body when the
+ * protocol carries several changes in one (`more`), else one per change, in the order given, to be
+ * published in a row. A reset the protocol cannot carry is refused before anything is published.
+ */
+export function bodiesFor(changes: readonly LayerChange[], carries: { reset: boolean; more: boolean } = PROTOCOL_CARRIES): SetSettingsBody[] {
+  if (!carries.reset && changes.some((c) => c.reset !== undefined)) {
+    throw new OpenSearchError(400, 'illegal_argument_exception', 'resetting a setting with null is not supported by this cluster version yet: set the value to use instead');
+  }
+  if (!carries.more || changes.length === 1) return changes as SetSettingsBody[];
+  return [{ ...changes[0]!, more: changes.slice(1) } as SetSettingsBody];
+}
+
+async function publish(node: AuthcacheNode, changes: readonly LayerChange[]): Promise<Propagation> {
+  const results: Propagation[] = [];
+  for (const b of bodiesFor(changes)) results.push(await node.admin.setSettings(b, false));
+  return merge(results);
+}
+
+/** OpenSearch's cluster settings API, with OpenSearch's error bodies (opensearch/errors.ts). */
+function clusterSettingsRoutes(app: FastifyInstance, node: AuthcacheNode, admin: AdminGuard): void {
+  app.get<{ Querystring: FlagsQuery }>('/_cluster/settings', { onRequest: admin }, async (req) => {
+    const flat = booleanParam(req.query, 'flat_settings');
+    const withDefaults = booleanParam(req.query, 'include_defaults');
+    const o = node.currentOverlays();
+    return {
+      persistent: settingsView(namedView(o.persistent), flat),
+      transient: settingsView(namedView(o.transient), flat),
+      ...(withDefaults ? { defaults: settingsView(defaultsView(settingsDefaults(node.config.cache)), flat) } : {}),
+    };
+  });
+
+  app.put<{ Body: ClusterSettingsBody | undefined; Querystring: FlagsQuery }>(
+    '/_cluster/settings',
+    {
+      onRequest: admin,
+      schema: {
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { persistent: { type: 'object' }, transient: { type: 'object' } },
+        },
+      },
+    },
+    async (req) => {
+      const flat = booleanParam(req.query, 'flat_settings');
+      const body = req.body ?? {};
+      // Persistent first: with two updates in a row, a failure between them leaves the layer that outlives restarts written.
+      const persistent = changesFromNamed('persistent', flattenSettings('persistent', body.persistent ?? {}));
+      const transient = changesFromNamed('transient', flattenSettings('transient', body.transient ?? {}));
+      const changes = [...persistent.changes, ...transient.changes];
+      if (changes.length === 0) throw new OpenSearchError(400, 'action_request_validation_exception', 'Validation Failed: 1: no settings to update;');
+      const p = await publish(node, changes);
+      return { acknowledged: true, persistent: settingsView(persistent.accepted, flat), transient: settingsView(transient.accepted, flat), ...p };
+    },
+  );
+
+  optionsRoute(app, '/_cluster/settings', ['GET', 'PUT']);
+}
+
 export function settingsRoutes(app: FastifyInstance, node: AuthcacheNode, admin: AdminGuard): void {
-  app.get('/v1/cache/settings', { onRequest: admin }, async () => ({
-    node: node.config.nodeId,
-    settings: node.settings(),
-    transient: node.currentOverlays().transient,
-    persistent: node.currentOverlays().persistent,
-  }));
+  app.get('/v1/cache/settings', { onRequest: admin }, async () => {
+    const o = node.currentOverlays();
+    return { node: node.config.nodeId, settings: node.settings(), transient: o.transient, persistent: o.persistent };
+  });
 
   app.put<{ Body: SettingsBody | undefined; Querystring: LocalQuery }>(
     '/v1/cache/settings',
@@ -106,30 +118,5 @@ export function settingsRoutes(app: FastifyInstance, node: AuthcacheNode, admin:
     },
   );
 
-  app.get('/_cluster/settings', { onRequest: admin }, async () => ({
-    persistent: toClusterSettings(node.currentOverlays().persistent),
-    transient: toClusterSettings(node.currentOverlays().transient),
-  }));
-
-  app.put<{ Body: { persistent?: Record<string, unknown>; transient?: Record<string, unknown> } | undefined }>(
-    '/_cluster/settings',
-    {
-      onRequest: admin,
-      schema: {
-        body: {
-          type: 'object',
-          additionalProperties: false,
-          properties: { persistent: { type: 'object' }, transient: { type: 'object' } },
-        },
-      },
-    },
-    async (req) => {
-      const body = req.body ?? {};
-      const changes = [...fromClusterSettings(body.persistent ?? {}, true), ...fromClusterSettings(body.transient ?? {}, false)];
-      if (changes.length === 0) throw badRequest('no settings given: send {"transient"|"persistent": {"plugins.security.cache.ttl_minutes": "120"}}');
-      const results: Propagation[] = [];
-      for (const c of changes) results.push(await node.admin.setSettings(c, false));
-      return { acknowledged: true, persistent: body.persistent ?? {}, transient: body.transient ?? {}, ...merge(results) };
-    },
-  );
+  openSearchScope(app, (scope) => clusterSettingsRoutes(scope, node, admin));
 }

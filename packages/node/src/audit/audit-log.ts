@@ -1,0 +1,164 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { AuditMetrics } from './metrics';
+import type { AuditEntry } from './audit-entry';
+import type { AuditQuery, AuditSettings } from './audit-query';
+
+/**
+ * The audit trail's store: one Redis stream per cluster (`<cluster>:audit`), shared by every node,
+ * so the trail is cluster-wide while each call is written once, by the node that answered it.
+ *
+ * Bounded twice, in the same script as the write so no entry lands untrimmed: MAXLEN (exact, the
+ * rate of admin calls is low) and MINID = Redis's TIME − max age. Entry ids are Redis's clock, so
+ * `since` and the age limit use one clock whichever node wrote the entry.
+ *
+ * A write never fails the admin call that caused it: a Redis error is logged and counted, and the
+ * entry waits in a small buffer that is retried (the pino line written at the call is the record
+ * of last resort when even that overflows).
+ */
+
+// KEYS: stream. ARGV: max length, max age ms, entry JSON. Answers the new entry's id.
+const APPEND = `if redis.replicate_commands then redis.replicate_commands() end
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[1], '*', 'e', ARGV[3])
+local t = redis.call('TIME')
+local minid = string.format('%.0f', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - tonumber(ARGV[2]))
+redis.call('XTRIM', KEYS[1], 'MINID', minid)
+return id`;
+
+/** Entries waiting for Redis at most; beyond that the oldest are dropped (and counted). */
+export const PENDING_MAX = 1000;
+const RETRY_MS = 2000;
+
+export interface AuditLogOptions {
+  redis: Pick<Redis, 'eval' | 'xrevrange' | 'xrange'>;
+  key: string;
+  settings: AuditSettings;
+  log: Logger;
+  metrics: AuditMetrics;
+}
+
+type StreamEntry = [id: string, fields: string[]];
+
+export class AuditLog {
+  private readonly pending: AuditEntry[] = [];
+  private draining: Promise<void> | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private lastErrorLog = -Infinity;
+
+  constructor(private readonly o: AuditLogOptions) {}
+
+  /**
+   * Records one answered admin call: its pino line now, the stream entry asynchronously.
+   * Never throws and never waits: the caller has already answered.
+   */
+  record(entry: AuditEntry): void {
+    const refused = entry.status >= 400;
+    this.o.log[refused ? 'warn' : 'info']({ audit: entry }, refused ? 'admin call refused or failed' : 'admin call');
+    if (this.stopped) return;
+    if (this.pending.length >= PENDING_MAX) {
+      this.pending.shift();
+      this.o.metrics.dropped.inc();
+    }
+    this.pending.push(entry);
+    this.drain();
+  }
+
+  /** Resolves when every entry recorded so far was written or failed once (tests, shutdown). */
+  async settled(): Promise<void> {
+    while (this.draining) await this.draining;
+  }
+
+  /** Entries newest first, at or after `sinceMs` (Redis's clock), at most `limit`. */
+  async list(q: AuditQuery): Promise<AuditEntry[]> {
+    const start = q.sinceMs === undefined ? '-' : String(Math.floor(q.sinceMs));
+    const rows = (await this.o.redis.xrevrange(this.o.key, '+', start, 'COUNT', q.limit)) as StreamEntry[];
+    return this.decode(rows);
+  }
+
+  /** Entries written after `id`, oldest first (the event hub follows the stream with this). */
+  async after(id: string, count = 100): Promise<AuditEntry[]> {
+    const rows = (await this.o.redis.xrange(this.o.key, nextId(id), '+', 'COUNT', count)) as StreamEntry[];
+    return this.decode(rows);
+  }
+
+  /** The id of the newest entry, `0-0` when the stream is empty. */
+  async latestId(): Promise<string> {
+    const rows = (await this.o.redis.xrevrange(this.o.key, '+', '-', 'COUNT', 1)) as StreamEntry[];
+    return rows[0]?.[0] ?? '0-0';
+  }
+
+  /** Stops retrying; entries still pending are given one last try. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    await this.settled();
+  }
+
+  private drain(): void {
+    if (this.draining) return;
+    this.draining = this.writePending().finally(() => (this.draining = undefined));
+  }
+
+  private async writePending(): Promise<void> {
+    while (this.pending.length > 0) {
+      const entry = this.pending[0]!;
+      try {
+        await this.o.redis.eval(APPEND, 1, this.o.key, String(this.o.settings.maxLen), String(this.o.settings.maxAgeMs), JSON.stringify(entry));
+      } catch (err) {
+        this.o.metrics.writeErrors.inc();
+        this.logError(err as Error);
+        this.scheduleRetry();
+        return;
+      }
+      this.pending.shift();
+      this.o.metrics.written.inc();
+    }
+  }
+
+  private scheduleRetry(): void {
+    if (this.stopped || this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.drain();
+    }, RETRY_MS);
+    this.retryTimer.unref();
+  }
+
+  /** Once per 10 s at most: a Redis outage must not turn every admin call into two log lines. */
+  private logError(err: Error): void {
+    const now = performance.now();
+    if (now - this.lastErrorLog < 10_000) return;
+    this.lastErrorLog = now;
+    this.o.log.warn({ err: err.message, pending: this.pending.length }, 'audit entry not written yet: Redis unreachable; retrying');
+  }
+
+  private decode(rows: StreamEntry[]): AuditEntry[] {
+    const out: AuditEntry[] = [];
+    for (const [id, fields] of rows) {
+      const i = fields.indexOf('e');
+      try {
+        const e = JSON.parse(fields[i + 1] ?? '') as AuditEntry;
+        out.push({ id, ...e });
+      } catch {
+        // Not written by this code (someone XADDed by hand): skipped rather than failing the whole read.
+        this.o.log.debug({ id }, 'unreadable audit entry skipped');
+      }
+    }
+    return out;
+  }
+}
+
+/** The smallest stream id after `id` (XRANGE's exclusive `(id` needs Redis 6.2; this works on any). */
+export function nextId(id: string): string {
+  const m = /^(\d+)-(\d+)$/.exec(id);
+  if (!m) return '-';
+  return `${m[1]}-${BigInt(m[2]!) + 1n}`;
+}
+
+/** `<cluster>:audit`, following whatever prefix scheme the cluster's other keys use. */
+export function auditKey(names: { cluster: string; members: string; audit?: string }): string {
+  if (names.audit !== undefined) return names.audit;
+  // names.ts has no audit key yet: derive it from a sibling so a hash-tagged prefix ({cluster}:) is kept.
+  return names.members.endsWith(':members') ? names.members.slice(0, -'members'.length) + 'audit' : `${names.cluster}:audit`;
+}

@@ -1,0 +1,106 @@
+/**
+ * The membership's Redis side: each operation is one script, so a heartbeat is stamped with Redis's
+ * TIME as it is stored, and the members are read in the same instant as the TIME they are judged by
+ * (docs/architecture.md, Membership).
+ */
+
+import type { Redis } from 'ioredis';
+import { STORED_PREFIX } from './heartbeat-codec';
+import { redisTimeMs } from './liveness';
+
+// Scripts that write after TIME need effects replication; Redis >= 5 does it by default, older ones on request.
+const REPLICATE = `if redis.replicate_commands then redis.replicate_commands() end`;
+const NOW_MS = `local t = redis.call('TIME')
+local ms = t[1] .. string.format('%03d', math.floor(tonumber(t[2]) / 1000))`;
+
+/**
+ * KEYS: members, seq, secret marker. ARGV: node id, `<hmac>|<json>`, this node's marker.
+ * Stores `ac1|<redis ms>|<seq>|<hmac>|<json>`, sets the marker if Redis lost it (NX), and answers 1
+ * when the marker in Redis is this node's, 0 when another secret owns the cluster.
+ */
+const BEAT = `${REPLICATE}
+${NOW_MS}
+local seq = redis.call('GET', KEYS[2]) or '0'
+redis.call('HSET', KEYS[1], ARGV[1], '${STORED_PREFIX}|' .. ms .. '|' .. seq .. '|' .. ARGV[2])
+redis.call('SET', KEYS[3], ARGV[3], 'NX')
+if redis.call('GET', KEYS[3]) == ARGV[3] then return 1 end
+return 0`;
+
+/** KEYS: members, seq. Answers {seconds, microseconds, flat hash, seq}. */
+const READ = `local t = redis.call('TIME')
+return {t[1], t[2], redis.call('HGETALL', KEYS[1]), redis.call('GET', KEYS[2]) or '0'}`;
+
+/** KEYS: members. ARGV: id, value. Deletes the entry only if it is still the one judged (no race with a revived member). */
+const DELETE_IF = `if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end
+return 0`;
+
+/** KEYS: marker. ARGV: marker. The first node of a cluster sets it; every node reads what is there. */
+const MARKER = `redis.call('SET', KEYS[1], ARGV[1], 'NX')
+return redis.call('GET', KEYS[1])`;
+
+interface ScriptedRedis {
+  authcacheMemberBeat(members: string, seq: string, marker: string, id: string, signed: string, mine: string): Promise<number>;
+  authcacheMemberRead(members: string, seq: string): Promise<[string, string, string[], string]>;
+  authcacheMemberDeleteIf(members: string, id: string, value: string): Promise<number>;
+  authcacheSecretMarker(marker: string, mine: string): Promise<string | null>;
+}
+
+export interface MembersSnapshot {
+  redisNowMs: number;
+  raw: Map<string, string>;
+  clusterSeq: number;
+}
+
+export interface MemberKeys {
+  members: string;
+  seq: string;
+  marker: string;
+}
+
+/**
+ * What the membership needs from its store: the seam where another transport (Sentinel, Redis
+ * Cluster) plugs in (docs/architecture.md, "Adding a transport"). Every time in it is the store's own.
+ */
+export interface MemberStore {
+  /** Stores a signed heartbeat stamped with the store's time; true when the cluster's secret marker is `mine`. */
+  beat(id: string, signed: string, mine: string): Promise<boolean>;
+  /** All entries, the store's time and the cluster seq, read at one instant. */
+  read(): Promise<MembersSnapshot>;
+  /** Deletes `id` only if its entry is still `value`. */
+  deleteIf(id: string, value: string): Promise<boolean>;
+  /** Sets the secret marker if there is none; the marker held afterwards. */
+  marker(mine: string): Promise<string | null>;
+}
+
+/** The Redis store: typed calls of the scripts on one connection (EVALSHA, EVAL on a Redis that lost its script cache). */
+export class MembershipScripts implements MemberStore {
+  private readonly r: ScriptedRedis;
+
+  constructor(redis: Redis, private readonly keys: MemberKeys) {
+    redis.defineCommand('authcacheMemberBeat', { numberOfKeys: 3, lua: BEAT });
+    redis.defineCommand('authcacheMemberRead', { numberOfKeys: 2, lua: READ });
+    redis.defineCommand('authcacheMemberDeleteIf', { numberOfKeys: 1, lua: DELETE_IF });
+    redis.defineCommand('authcacheSecretMarker', { numberOfKeys: 1, lua: MARKER });
+    this.r = redis as unknown as ScriptedRedis;
+  }
+
+  async beat(id: string, signed: string, mine: string): Promise<boolean> {
+    const k = this.keys;
+    return (await this.r.authcacheMemberBeat(k.members, k.seq, k.marker, id, signed, mine)) === 1;
+  }
+
+  async read(): Promise<MembersSnapshot> {
+    const [sec, usec, flat, seq] = await this.r.authcacheMemberRead(this.keys.members, this.keys.seq);
+    const raw = new Map<string, string>();
+    for (let i = 0; i + 1 < flat.length; i += 2) raw.set(String(flat[i]), String(flat[i + 1]));
+    return { redisNowMs: redisTimeMs([sec, usec]), raw, clusterSeq: Number(seq) || 0 };
+  }
+
+  async deleteIf(id: string, value: string): Promise<boolean> {
+    return (await this.r.authcacheMemberDeleteIf(this.keys.members, id, value)) === 1;
+  }
+
+  marker(mine: string): Promise<string | null> {
+    return this.r.authcacheSecretMarker(this.keys.marker, mine);
+  }
+}

@@ -1,0 +1,70 @@
+import { clusterNames, FRAME_SEQ_BYTES, FRAME_SEQ_OFFSET } from '@authcache/protocol';
+import { PUBLISH_SCRIPT, publishCall } from '../src/bus/publish-script';
+import { settingsOps } from '../src/bus/settings-ops';
+
+const names = clusterNames('c');
+const fixed = { seq: names.seq, log: names.log, epoch: names.epoch };
+
+describe('the publish script', () => {
+  it('takes the seq field from the codec layout', () => {
+    expect(PUBLISH_SCRIPT).toContain(`string.sub(ARGV[1], 1, ${FRAME_SEQ_OFFSET})`);
+    expect(PUBLISH_SCRIPT).toContain(`string.sub(ARGV[1], ${FRAME_SEQ_OFFSET + FRAME_SEQ_BYTES + 1})`);
+    expect(PUBLISH_SCRIPT).toContain(`for j = ${FRAME_SEQ_BYTES}, 1, -1 do`);
+  });
+
+  it('checks every guard before the first write', () => {
+    const guards = PUBLISH_SCRIPT.indexOf("'expect'");
+    expect(guards).toBeGreaterThan(0);
+    expect(guards).toBeLessThan(PUBLISH_SCRIPT.indexOf("'INCR'"));
+  });
+});
+
+describe('publishCall', () => {
+  const frame = Buffer.from('frame');
+
+  it('passes the fixed keys and arguments first', () => {
+    expect(publishCall(fixed, frame, 100, names.updates, 'e', [])).toEqual({ keys: [names.seq, names.log, names.epoch], args: [frame, 100, names.updates, 'e'] });
+  });
+
+  it('gives each op its name, the index of its key (one per distinct key) and its arguments', () => {
+    const call = publishCall(fixed, frame, 100, names.updates, 'e', [
+      { op: 'expect', key: 'k1', exists: true },
+      { op: 'hset', key: 'k1', fields: { a: '1', b: '2' } },
+      { op: 'hdel', key: 'k2', fields: ['x'] },
+      { op: 'del', key: 'k3' },
+      { op: 'sadd', key: 'k2', members: ['m'] },
+      { op: 'srem', key: 'k2', members: ['m', 'n'] },
+      { op: 'expect', key: 'k4', exists: false },
+    ]);
+    expect(call.keys).toEqual([names.seq, names.log, names.epoch, 'k1', 'k2', 'k3', 'k4']);
+    expect(call.args.slice(4)).toEqual(['expect', 4, 1, '1', 'hset', 4, 4, 'a', '1', 'b', '2', 'hdel', 5, 1, 'x', 'del', 6, 0, 'sadd', 5, 1, 'm', 'srem', 5, 2, 'm', 'n', 'expect', 7, 1, '0']);
+  });
+
+  it('leaves out ops that would write nothing', () => {
+    const call = publishCall(fixed, frame, 100, names.updates, 'e', [
+      { op: 'hset', key: 'k', fields: {} },
+      { op: 'hdel', key: 'k', fields: [] },
+      { op: 'sadd', key: 'k', members: [] },
+    ]);
+    expect(call.args).toHaveLength(4);
+    expect(call.keys).toHaveLength(3);
+  });
+});
+
+describe('settingsOps', () => {
+  it('turns settings writes into hset/hdel on the layer hashes, in order', () => {
+    expect(
+      settingsOps(names, [
+        { layer: 'persistent', field: 'all.ttl_ms', value: '5' },
+        { layer: 'persistent', field: 'roles.ttl_ms', value: undefined },
+        { layer: 'transient', field: 'credentials.max_entries', value: '9' },
+        { layer: 'transient', field: 'all.ttl_ms', value: undefined },
+      ]),
+    ).toEqual([
+      { op: 'hset', key: names.settingsPersistent, fields: { 'all.ttl_ms': '5' } },
+      { op: 'hdel', key: names.settingsPersistent, fields: ['roles.ttl_ms'] },
+      { op: 'hset', key: names.settingsTransient, fields: { 'credentials.max_entries': '9' } },
+      { op: 'hdel', key: names.settingsTransient, fields: ['all.ttl_ms'] },
+    ]);
+  });
+});

@@ -1,0 +1,28 @@
+/**
+ * Redis stalls writes (`CLIENT PAUSE ... WRITE`, what its own FAILOVER does): a flush sent meanwhile
+ * gets no reply within the command timeout, so its node cannot know whether it was applied. The
+ * answer must say so (504 outcome unknown), never "not applied" — and once the stall ends Redis
+ * runs the queued publish: the flush is applied on every node.
+ */
+import { waitFor } from '@authcache/testkit';
+import { awaitConvergence, redisSeq, tryLogin, useFaultCluster, warmAll, withRedis } from './support/faults';
+
+const fc = useFaultCluster({ size: 3 });
+
+it('a flush during a write stall answers 504 outcome unknown, and is applied on every node once the stall ends', async () => {
+  await fc.clients[0]!.putRole('stalled', { password: 'stalled-pw', login: true });
+  await awaitConvergence(fc);
+  await warmAll(fc.nodes, 'stalled', 'stalled-pw');
+  const seqBefore = await redisSeq(fc);
+
+  await withRedis(fc.redis.url, (r) => r.call('CLIENT', 'PAUSE', '3000', 'WRITE'));
+  const res = await fetch(`${fc.nodes[1]!.url}/v1/cache`, { method: 'DELETE', headers: { authorization: `Bearer ${fc.token}` } });
+  const body = (await res.json()) as { error?: string };
+  expect([res.status, body.error]).toEqual([504, expect.stringMatching(/^outcome unknown: the change may have been applied; /)]);
+
+  // Redis runs the queued script after the pause: one seq, published, applied by everyone.
+  await waitFor(async () => (await redisSeq(fc)) === seqBefore + 1, { timeoutMs: 10_000, intervalMs: 50, message: 'the stalled flush never got its seq' });
+  expect(await awaitConvergence(fc)).toBe(seqBefore + 1);
+  const after = await Promise.all(fc.nodes.map((n) => tryLogin(n, 'stalled', 'stalled-pw')));
+  expect(after.map((s) => [s.status, s.cached])).toEqual(fc.nodes.map(() => [200, false]));
+}, 45_000);
