@@ -26,3 +26,29 @@ it('a flush during a write stall answers 504 outcome unknown, and is applied on 
   const after = await Promise.all(fc.nodes.map((n) => tryLogin(n, 'stalled', 'stalled-pw')));
   expect(after.map((s) => [s.status, s.cached])).toEqual(fc.nodes.map(() => [200, false]));
 }, 45_000);
+
+it('a password change during a write stall answers 504 outcome unknown; once the stall ends the new password is stored AND the old one refused everywhere', async () => {
+  await fc.clients[0]!.putRole('rotated', { password: 'rotated-old', login: true });
+  await awaitConvergence(fc);
+  await warmAll(fc.nodes, 'rotated', 'rotated-old');
+  const seqBefore = await redisSeq(fc);
+
+  await withRedis(fc.redis.url, (r) => r.call('CLIENT', 'PAUSE', '3000', 'WRITE'));
+  const res = await fetch(`${fc.nodes[2]!.url}/v1/roles/rotated`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${fc.token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ password: 'rotated-new' }),
+  });
+  const body = (await res.json()) as { error?: string };
+  expect([res.status, body.error]).toEqual([504, expect.stringMatching(/^outcome unknown: /)]);
+
+  // The write and its invalidation were one script: when the write lands, so does the invalidation.
+  await waitFor(async () => (await redisSeq(fc)) === seqBefore + 1, { timeoutMs: 10_000, intervalMs: 50, message: 'the stalled role write never got its seq' });
+  expect(await awaitConvergence(fc)).toBe(seqBefore + 1);
+  const [oldPw, newPw] = await Promise.all([
+    Promise.all(fc.nodes.map((n) => tryLogin(n, 'rotated', 'rotated-old'))),
+    Promise.all(fc.nodes.map((n) => tryLogin(n, 'rotated', 'rotated-new'))),
+  ]);
+  expect(oldPw.map((s) => s.status)).toEqual(fc.nodes.map(() => 401));
+  expect(newPw.map((s) => s.status)).toEqual(fc.nodes.map(() => 200));
+}, 45_000);
