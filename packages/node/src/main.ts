@@ -29,8 +29,10 @@ async function main(): Promise<void> {
   try {
     await node.start(`${config.host}:${(app.server.address() as { port: number }).port}`);
   } catch (err) {
-    log.fatal({ err: (err as Error).message }, `could not start: is Redis reachable at ${redactUrl(config.redisUrl)}?`);
-    process.stderr.write(`authcache: could not start: ${(err as Error).message} (REDIS_URL=${redactUrl(config.redisUrl)})\n`);
+    // Name what the node depends on, so the one line says where to look (secrets stripped from URLs).
+    const deps = `REDIS_URL=${redactUrl(config.redisUrl)}, AUTHCACHE_BACKEND=${config.backend.kind}`;
+    log.fatal({ err: (err as Error).message }, `could not start (${deps})`);
+    process.stderr.write(`authcache: could not start: ${(err as Error).message} (${deps})\n`);
     process.exit(1);
   }
 

@@ -1,11 +1,12 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { clusterNames, createCodec, type BodyByKind, type CacheName, type ClusterNames, type Kind, type SettingsValues } from '@authcache/protocol';
+import { clusterNames, createCodec, type BodyByKind, type CacheName, type ClusterNames, type HealthStatus, type Kind } from '@authcache/protocol';
 import type { Config } from './config';
 import { connectRedis } from './redis';
 import { Metrics } from './metrics';
 import { AuthCache, type LoginOutcome } from './cache/auth-cache';
-import { applyWrites, effectiveSettings, overlayFromHash, settingsWrites, type CacheSettings, type Overlays } from './cache/settings';
+import { settingsDefaults, type CacheSettings, type Overlays } from './cache/settings';
+import { SettingsState, SettingsStore } from './cache/settings-state';
 import { Passwords } from './roles/passwords';
 import { createRoleStore } from './roles/backends';
 import type { RoleStore } from './roles/role-store';
@@ -18,7 +19,7 @@ import { LoginThrottle } from './security/login-throttle';
 /** A ConfigUpdate's effect, from the bus or applied locally (`?local=true`). */
 export type Change = { [K in Kind]: { kind: K; body: BodyByKind[K] } }[Kind];
 
-export type NodeStatus = 'STARTING' | 'UP' | 'DEGRADED' | 'STOPPING';
+export type NodeStatus = HealthStatus;
 
 /**
  * One authcache node: the caches, the role store, the bus and membership, wired together.
@@ -36,8 +37,9 @@ export class AuthcacheNode {
   readonly membership: Membership;
   readonly admin: Admin = new Admin(this);
   readonly throttle: LoginThrottle;
-  private overlays: Overlays = { transient: {}, persistent: {} };
-  private readonly defaults: Required<SettingsValues>;
+  /** The one copy of the settings in force; the caches follow it (docs/architecture.md, "Settings"). */
+  readonly settingsState: SettingsState;
+  private readonly settingsStore: SettingsStore;
   private status: NodeStatus = 'STARTING';
   private inSyncTimer: NodeJS.Timeout | undefined;
   private readonly startedAt = Date.now();
@@ -53,16 +55,13 @@ export class AuthcacheNode {
       conn.on('error', (err: Error) => log.debug({ connection: name, err: err.message }, 'redis connection error'));
       conn.on('close', () => log.debug({ connection: name }, 'redis connection closed'));
     }
-    this.defaults = {
-      ttl_ms: config.cache.ttlMs,
-      max_entries: config.cache.maxEntries,
-      refresh_ms: config.cache.refreshMs,
-      active_update: config.cache.activeUpdate,
-    };
+    this.settingsState = new SettingsState(settingsDefaults(config.cache));
+    this.settingsStore = new SettingsStore(cmd, this.names);
     this.throttle = new LoginThrottle(config.throttle);
     this.roles = createRoleStore({ config, log, redis: cmd, names: this.names, invalidate: (usernames, ops = []) => this.bus.publish(this.admin.invalidation(usernames), ops) });
     this.passwords = new Passwords(config.bcryptCost, config.bcryptConcurrency);
-    this.cache = new AuthCache(this.roles, this.passwords, this.settings(), log);
+    this.cache = new AuthCache(this.roles, this.passwords, this.settingsState.effective(), log);
+    this.settingsState.onChange((s) => this.cache.configure(s));
     this.membership = new Membership({
       redis: cmd,
       names: this.names,
@@ -103,7 +102,7 @@ export class AuthcacheNode {
     const pos = await this.bus.position();
     if (await this.membership.isAlone()) {
       // Transient settings last while any node is up: the first node of a fresh cluster drops them.
-      await this.redis.del(this.names.settingsTransient);
+      await this.settingsStore.clearTransient();
       this.log.info('no other live node: transient settings cleared');
     }
     await this.loadSettings();
@@ -172,12 +171,12 @@ export class AuthcacheNode {
     return r;
   }
 
-  settings(): Record<CacheName, CacheSettings> {
-    return effectiveSettings(this.defaults, this.overlays);
+  settings(): Readonly<Record<CacheName, CacheSettings>> {
+    return this.settingsState.effective();
   }
 
   currentOverlays(): Overlays {
-    return this.overlays;
+    return this.settingsState.overlays();
   }
 
   /** Applies one ConfigUpdate (in seq order, from the bus) or a local-only change. */
@@ -192,8 +191,7 @@ export class AuthcacheNode {
         this.log.info({ users: u.body.usernames.length, caches: u.body.caches ?? 'all' }, 'users invalidated');
         break;
       case 'set_settings':
-        this.overlays = applyWrites(this.overlays, settingsWrites(u.body));
-        this.cache.configure(this.settings());
+        this.settingsState.applyUpdate(u.body);
         this.log.info({ change: u.body, settings: this.cache.currentSettings() }, 'settings changed');
         break;
     }
@@ -209,9 +207,6 @@ export class AuthcacheNode {
   }
 
   private async loadSettings(): Promise<void> {
-    const [t, p] = await Promise.all([this.redis.hgetall(this.names.settingsTransient), this.redis.hgetall(this.names.settingsPersistent)]);
-    const bad = (field: string) => this.log.warn({ field }, 'ignoring an unreadable stored setting');
-    this.overlays = { transient: overlayFromHash(t, bad), persistent: overlayFromHash(p, bad) };
-    this.cache.configure(this.settings());
+    this.settingsState.load(await this.settingsStore.read(), (layer, field) => this.log.warn({ layer, field }, 'ignoring an unreadable stored setting'));
   }
 }

@@ -1,10 +1,11 @@
+import { LIMITS } from '@authcache/protocol';
 import type { FastifyInstance } from 'fastify';
 import type { NodeRemoved } from '@authcache/protocol';
 import type { AuthcacheNode } from '../../node';
 import type { AdminGuard } from '../admin-auth';
 import { HttpError, notFound, orUnavailable } from '../../errors';
 
-const idParam = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 200 } } } as const;
+const idParam = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: LIMITS.nodeId } } } as const;
 
 /** Membership, health and metrics. */
 export function clusterRoutes(app: FastifyInstance, node: AuthcacheNode, admin: AdminGuard): void {

@@ -1,18 +1,18 @@
+import { LIMITS } from '@authcache/protocol';
 import type { FastifyInstance } from 'fastify';
 import type { AuthcacheNode } from '../../node';
 import type { AdminGuard } from '../admin-auth';
 import { roleInfo, type RoleInput } from '../../admin';
 import { notFound, orUnavailable } from '../../errors';
-import { MAX_PASSWORD } from './login';
 
-const roleName = { type: 'string', minLength: 1, maxLength: 256 } as const;
+const roleName = { type: 'string', minLength: 1, maxLength: LIMITS.username } as const;
 const nameParam = { type: 'object', required: ['name'], properties: { name: roleName } } as const;
-const roleList = { type: 'array', maxItems: 1000, items: roleName } as const;
+const roleList = { type: 'array', maxItems: LIMITS.rolesPerChange, items: roleName } as const;
 const roleBody = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    password: { type: 'string', minLength: 1, maxLength: MAX_PASSWORD },
+    password: { type: 'string', minLength: 1, maxLength: LIMITS.password },
     login: { type: 'boolean' },
     superuser: { type: 'boolean' },
     roles: roleList,
