@@ -24,6 +24,14 @@ export interface ClusterNames {
   role(name: string): string;
   settingsTransient: string;
   settingsPersistent: string;
+  /** Redis Stream of the audit trail (bounded by length and age). */
+  audit: string;
+  /** Hash resource -> JSON array of permissions granted to one role. */
+  rolePermissions(name: string): string;
+  /** Set of the roles that hold any permission grant. */
+  permissionsIndex: string;
+  /** Lease of the node that relays a backend's external changes (one per backend kind). */
+  lease(purpose: string): string;
 }
 
 const CLUSTER_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -51,5 +59,9 @@ export function clusterNames(cluster: string): ClusterNames {
     role: (name: string) => `${cluster}:role:${name}`,
     settingsTransient: `${cluster}:settings:transient`,
     settingsPersistent: `${cluster}:settings:persistent`,
+    audit: `${cluster}:audit`,
+    rolePermissions: (name: string) => `${cluster}:perms:${name}`,
+    permissionsIndex: `${cluster}:perms`,
+    lease: (purpose: string) => `${cluster}:lease:${purpose}`,
   });
 }

@@ -1,3 +1,4 @@
+import { clusterNames } from '@authcache/protocol';
 import { Lease } from '../../lease';
 import type { BackendDeps } from '../backends';
 import type { RoleStore } from '../role-store';
@@ -13,7 +14,8 @@ export { Directory } from './directory';
 
 /** Redis keys of the change poller: the lease (one polling node per cluster) and the mark it resumes from. */
 export function pollerKeys(cluster: string): { lease: string; mark: string } {
-  return { lease: `${cluster}:ldap:poller`, mark: `${cluster}:ldap:poller:mark` };
+  const lease = clusterNames(cluster).lease('ldap-poller');
+  return { lease, mark: `${lease}:mark` };
 }
 
 /**

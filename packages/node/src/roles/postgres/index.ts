@@ -48,7 +48,7 @@ export class PostgresRoleStore extends PostgresRoles implements RoleStore {
       pool,
       names,
       redis: deps.redis,
-      leaseKey: `${deps.names.cluster}:lease:postgres-relay`,
+      leaseKey: deps.names.lease('postgres-relay'),
       nodeId: deps.config.nodeId,
       log,
       invalidate,
