@@ -16,13 +16,16 @@
  * The fault menu beyond cuts (each a flag, `1` on, `0` off):
  *  - SCENARIO_OUTSIDE (default on): node 2 refreshes (refresh_ms + active update) and the outside
  *    user's can_login is changed directly in Redis; node 2 must refuse within the refresh bound.
- *  - SCENARIO_WRITE_STALL (default off until atomic change-and-invalidate lands, issue 11.1):
- *    CLIENT PAUSE <ms> WRITE while a password is changed.
+ *  - SCENARIO_WRITE_STALL (default off until atomic change-and-invalidate lands, issue 11.1:
+ *    before it, a 503 "role store unreachable" change lands after the pause without its
+ *    invalidation and the old password stays accepted): CLIENT PAUSE <ms> WRITE while a password
+ *    is changed.
  *  - SCENARIO_BAD_NODE (default off: fails before issue 11.5, and each join costs a node start, so
  *    the run takes ~85 s instead of ~60): a node with the wrong cluster secret joins, must not
  *    report itself healthy, and sends a flush.
- *  - SCENARIO_CLOCK_SKEW=+45s|-45s (default none until issue 11.3 lands): node 1 runs under
- *    libfaketime with its wall clock that far off (monotonic clock untouched).
+ *  - SCENARIO_CLOCK_SKEW=+45s|-45s (default none until issue 11.3 lands: before it, at -45s the
+ *    others never list node 1 as UP and the run fails to converge): node 1 runs under libfaketime
+ *    with its wall clock that far off (monotonic clock untouched).
  */
 
 import { randomBytes } from 'node:crypto';
@@ -32,8 +35,9 @@ import { scenarioCommands, type Menu, type Timing, type UserSpec } from './suppo
 import { Scenario } from './support/scenario-runner';
 import { finish, report, setUp } from './support/scenario-phases';
 
-// Chosen among seeds 1-7 and 424242 (all pass): this one reaches every command kind, both cut modes,
-// a few failed (maybe applied) admin calls and ~50 stale-but-allowed answers in under a minute.
+// Chosen among seeds 1-7 and 424242: this one reaches every command kind, both cut modes, a few
+// failed (maybe applied) admin calls resolved from Redis, changes behind the API, and ~50
+// stale-but-allowed answers in about a minute. Under the exact judge, 1, 3, 5, 7 and 424242 pass.
 const DEFAULT_SEED = 7;
 const DEFAULT_STEPS = 300;
 const SEED = intFromEnv('SCENARIO_SEED', DEFAULT_SEED);

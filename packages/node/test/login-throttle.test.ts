@@ -185,7 +185,7 @@ describe('LoginThrottle', () => {
       expect(th.begin('alice', 'a1', 'g3').admitted).toBe(false);
     });
 
-    it('the same guess in flight many times is one slot (one guess, one shared bcrypt)', () => {
+    it('the same guess in flight many times is one slot (one guess)', () => {
       const { th } = throttle({ maxFailuresPerUser: 2, maxFailuresPerAddress: 2 });
       const same = Array.from({ length: 30 }, () => inFlight(th, 'alice', 'a1', 'pw'));
       expect(same.every((a) => a !== undefined)).toBe(true);

@@ -1,9 +1,18 @@
 /**
  * Redis key and channel names of one cluster. Every name starts with the cluster name so that
  * several clusters (or test suites) can share one Redis without seeing each other's traffic.
+ * On a Redis Cluster the prefix is a hash tag, `{cluster}:`, so that every key and sharded channel
+ * of one authcache cluster lives in one slot and each Lua script runs on one shard
+ * (docs/architecture.md, "Redis topologies").
  */
 export interface ClusterNames {
   cluster: string;
+  /** What every key and channel starts with: `cluster:`, or `{cluster}:` when hash-tagged. */
+  prefix: string;
+  /** True when the prefix is a Redis Cluster hash tag. */
+  hashTagged: boolean;
+  /** Marker derived from the cluster secret (never the secret): a node with another secret refuses to join. */
+  secretMarker: string;
   /** INCR counter of the ConfigUpdate seq. */
   seq: string;
   /** Random id of the current Redis state: a new one means Redis lost its data and seq restarted. */
@@ -41,13 +50,27 @@ export function isValidClusterName(s: string): boolean {
   return typeof s === 'string' && CLUSTER_NAME.test(s);
 }
 
+export interface ClusterNamesOptions {
+  /**
+   * `{cluster}:` instead of `cluster:` (Redis Cluster only). Off elsewhere, so that the keys of an
+   * existing single-Redis or Sentinel deployment keep their names.
+   */
+  hashTag?: boolean;
+}
+
 /** Throws a RangeError for an invalid cluster name, because a bad prefix would mix clusters' keys. */
-export function clusterNames(cluster: string): ClusterNames {
-  if (!isValidClusterName(cluster)) {
-    throw new RangeError(`invalid cluster name ${JSON.stringify(cluster)}: expected 1..64 characters of [A-Za-z0-9_.-]`);
+export function clusterNames(name: string, opts: ClusterNamesOptions = {}): ClusterNames {
+  if (!isValidClusterName(name)) {
+    throw new RangeError(`invalid cluster name ${JSON.stringify(name)}: expected 1..64 characters of [A-Za-z0-9_.-]`);
   }
+  const hashTagged = opts.hashTag === true;
+  // The names below are written `${cluster}:...`: `cluster` is the prefix without its ':'.
+  const cluster = hashTagged ? `{${name}}` : name;
   return Object.freeze({
-    cluster,
+    cluster: name,
+    prefix: `${cluster}:`,
+    hashTagged,
+    secretMarker: `${cluster}:secret-marker`,
     seq: `${cluster}:seq`,
     epoch: `${cluster}:epoch`,
     log: `${cluster}:log`,

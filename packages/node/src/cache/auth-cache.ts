@@ -84,7 +84,7 @@ export class AuthCache {
 
   private async loginSlow(username: string, password: string, credHit: CredentialsEntry | undefined, trustCache: boolean): Promise<LoginOutcome> {
     const cred = credHit ?? (trustCache ? await this.load('credentials', username) : await this.store.getCredentials(username));
-    if (!cred || !cred.canLogin || cred.hash === undefined) return this.passwords.burn(password).then(() => ({ ok: false }));
+    if (!cred || !cred.canLogin || cred.hash === undefined) return this.refuse(username, password);
     const verifier = this.verifierOf(password);
     const known = (cred as CredentialsEntry).verifier;
     const viaVerifier = known !== undefined && sameVerifier(known, verifier);
@@ -101,6 +101,15 @@ export class AuthCache {
     if (rolesHit === undefined) return this.rolesSlow(username, false);
     this.maybeRefresh('roles', username, rolesHit);
     return { ok: true, roles: rolesHit.roles, superuser: rolesHit.superuser, cached: credHit !== undefined && viaVerifier };
+  }
+
+  /** A refusal costs what a wrong password costs: one bcrypt, or the backend's own check (LDAP: search + bind). */
+  private refuse(username: string, password: string): Promise<LoginOutcome> {
+    const spend = this.store.verifyPassword ? this.store.verifyPassword(username, password) : this.passwords.burn(password);
+    return spend.then(
+      () => ({ ok: false }),
+      () => ({ ok: false }),
+    );
   }
 
   private async rolesSlow(username: string, cached: boolean): Promise<LoginOutcome> {
@@ -219,7 +228,7 @@ export class AuthCache {
   }
 
   /**
-   * One bcrypt for concurrent checks of the same user, password and hash (a client retrying, or
+   * One bcrypt (or backend check) for concurrent checks of the same user, password and hash (a client retrying, or
    * every request of a busy user arriving in the gap after a flush); the verifier is only stored
    * once the first check ends.
    */
@@ -227,7 +236,9 @@ export class AuthCache {
     const key = `${username}\0${stored}\0${verifier}`;
     const pending = this.verifying.get(key);
     if (pending) return pending;
-    const p = this.passwords.verify(password, stored).finally(() => this.verifying.delete(key));
+    // A backend that checks passwords itself (LDAP) gets the password instead of bcrypt against a token.
+    const check = this.store.verifyPassword ? this.store.verifyPassword(username, password) : this.passwords.verify(password, stored);
+    const p = check.finally(() => this.verifying.delete(key));
     this.verifying.set(key, p);
     return p;
   }

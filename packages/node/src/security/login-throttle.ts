@@ -9,8 +9,8 @@ import { hash, randomBytes } from 'node:crypto';
  * Attempts still being checked count against the limit too: failures are only known once bcrypt
  * has finished, so counting them alone let 50 guesses in flight through a limit of 5. Every
  * attempt that goes to the backend holds a slot until it ends (see `begin`); identical attempts
- * (same user and password) in flight share one slot, because they are one guess and share one
- * bcrypt, and a busy client retrying after a flush must not throttle itself.
+ * (same user and password) in flight share one slot: they are one guess (a known user's even
+ * share one bcrypt), and a busy client retrying after a flush must not throttle itself.
  */
 export interface ThrottleOptions {
   maxFailuresPerUser: number;
@@ -98,8 +98,9 @@ export class LoginThrottle {
     return { admitted: true, attempt };
   }
 
-  /** Milliseconds to wait before trying again (failures on record only), or 0. */
+  /** Milliseconds a new guess for `username` from `address` would have to wait, or 0. */
   retryAfterMs(username: string, address: string): number {
+    // No guess in flight has the empty key: the answer is for a guess not yet in flight.
     const none = () => '';
     return Math.max(
       this.blockedFor(this.users, username, this.o.maxFailuresPerUser, none),
