@@ -1,5 +1,5 @@
 /**
- * The audit trail and the live events against 3 real nodes (DESIGN §13): every admin change and
+ * The audit trail and the live events against 3 real nodes (docs/architecture.md, "Audit and events"): every admin change and
  * every refused admin call recorded once, by the node that answered, in one cluster-wide stream;
  * never a secret; bad parameters are clear 400s; events show members, applied seqs and audit
  * entries as they happen; open streams neither exceed their bound nor hold a shutdown.

@@ -248,7 +248,7 @@ describe('authctl against a 3-node cluster', () => {
       const P = s.nodes[0]!.port;
       const env = { PATH: `${bin}:${process.env.PATH ?? ''}` };
 
-      // As the brief and DESIGN §7 write it: host and port apart.
+      // As the README writes it: host and port apart.
       const loop = `set -o pipefail; for node in $(authctl -p ${P} status | grep '^UN' | awk '{print $2}'); do authctl -h \${node%:*} -p \${node#*:} invalidatecredentialscache || exit 1; done`;
       const r = await exec('bash', ['-c', loop], { env });
       expect(r).toMatchObject({ code: 0, stderr: '' });

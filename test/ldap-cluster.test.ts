@@ -16,7 +16,7 @@ import { call } from './support';
 const src = (p: string) => readFileSync(join(__dirname, '../packages/node/src', p), 'utf8');
 const wired = src('cache/auth-cache.ts').includes('verifyPassword') && /roles\.start\(\)/.test(src('node.ts'));
 const adminMapsStoreErrors = /orUnavailable\(this\.node\.log, message, async/.test(src('admin.ts'));
-/** (4) /health naming the backend (DESIGN §9 "dependencies"). */
+/** (4) /health naming the backend (docs/architecture.md, "Backends" "dependencies"). */
 const healthNamesBackend = src('http/routes/cluster.ts').includes('dependencies');
 
 const POLL_MS = 500;

@@ -148,7 +148,7 @@ describe('LDAP role store (slapd)', () => {
     expect(await store.loginRoles(100)).toEqual([]);
   });
 
-  test('read-only: every write is RoleStoreError read_only with the DESIGN §9 message', async () => {
+  test('read-only: every write is RoleStoreError read_only with the docs/architecture.md, "Backends" message', async () => {
     expect(store.capabilities.writable).toBe(false);
     for (const write of [() => store.upsert(), () => store.drop()]) {
       const err = await write().catch((e: unknown) => e);

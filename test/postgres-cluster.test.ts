@@ -10,7 +10,7 @@ import { startCluster, startPostgres, startRedis, waitFor, type ClusterHandle, t
 import { Passwords } from '../packages/node/src/roles/passwords';
 import { call } from './support';
 
-/** Refused everywhere within this after the SQL COMMIT (DESIGN §9 target: 1 s). */
+/** Refused everywhere within this after the SQL COMMIT (docs/architecture.md, "Backends" target: 1 s). */
 const DEADLINE_MS = 2000;
 const SETUP_TIMEOUT_MS = 90_000;
 

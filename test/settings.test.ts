@@ -169,7 +169,7 @@ describe('restarts', () => {
 
   it('after a restart of every node only the persistent settings remain', async () => {
     const codes = await Promise.all(s.nodes.map((n) => n.stop()));
-    // SIGTERM is a clean shutdown: exit 0 (DESIGN §5).
+    // SIGTERM is a clean shutdown: exit 0 (the README's Configuration).
     expect(codes).toEqual([0, 0, 0]);
     await Promise.all(s.nodes.map((n) => n.restart()));
 

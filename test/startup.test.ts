@@ -1,5 +1,5 @@
 /**
- * Start-up refusals of `node packages/node/dist/main.js` (DESIGN §5): missing or invalid required
+ * Start-up refusals of `node packages/node/dist/main.js` (the README's Configuration): missing or invalid required
  * configuration exits non-zero with ONE line naming the variable. No Redis or cluster is needed: the
  * node must refuse before it connects anywhere.
  */

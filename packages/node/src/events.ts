@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { AuditEntry } from './audit/audit-entry';
 
 /**
- * The live events of `GET /v1/events` (DESIGN §13): `member` (joined, up, down, left, removed),
+ * The live events of `GET /v1/events` (docs/architecture.md, "Audit and events"): `member` (joined, up, down, left, removed),
  * `stats` (a member's cache numbers changed), `applied` (`{seq, node, lag}`), `sync` (this node
  * degraded / in sync, Redis connected or not) and `audit` (each new audit entry, cluster-wide).
  *

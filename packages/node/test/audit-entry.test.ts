@@ -40,7 +40,7 @@ describe('which admin calls are recorded', () => {
 });
 
 describe('what an entry says', () => {
-  it('has the fields of DESIGN §13 in order, from the answer\'s propagation', () => {
+  it('has the fields of docs/architecture.md, "Audit and events" in order, from the answer\'s propagation', () => {
     const e = entryFor(call({ payload: { message: 'Cache flushed successfully.', seq: 12, nodes: { total: 3, successful: 3, failed: 0 }, failures: [], members: [] } }))!;
     expect(Object.keys(e)).toEqual(['ts', 'actor', 'address', 'action', 'target', 'seq', 'status', 'nodes']);
     expect(e).toEqual({

@@ -74,7 +74,7 @@ describe('loadLdapConfig', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  test('defaults (DESIGN §9)', () => {
+  test('defaults (docs/architecture.md, "Backends")', () => {
     expect(loadLdapConfig(BASE)).toEqual({
       url: 'ldap://127.0.0.1:389',
       startTls: false,

@@ -1,5 +1,5 @@
 /**
- * The pure part of the audit trail (DESIGN §13): which answered admin calls are recorded, and
+ * The pure part of the audit trail (docs/architecture.md, "Audit and events"): which answered admin calls are recorded, and
  * what their entry says. No I/O here, so every rule is unit-tested without a server.
  *
  * Never a secret: request bodies are read field by field from a whitelist (a role's password only
@@ -214,7 +214,7 @@ export function entryFor(c: AnsweredCall): AuditEntry | undefined {
   if (!shouldAudit(c.method, c.route, c.status)) return undefined;
   const { action, target } = describeCall(c);
   const { seq, nodes, ...extra } = propagationOf(c.payload);
-  // DESIGN §13's field order first: that is how `authctl audit --json` and the pino line read.
+  // docs/architecture.md, "Audit and events"'s field order first: that is how `authctl audit --json` and the pino line read.
   return {
     ts: c.at.toISOString(),
     actor: clip(c.actor ?? 'anonymous', MAX_TARGET),

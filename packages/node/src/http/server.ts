@@ -19,7 +19,7 @@ import { EventHub } from '../events';
 
 export const BODY_LIMIT = 64 * 1024;
 
-/** The HTTP API of DESIGN §6 on fastify, logging through the node's pino logger. */
+/** The HTTP API (see the README's HTTP API) on fastify, logging through the node's pino logger. */
 export function buildServer(node: AuthcacheNode): FastifyInstance {
   const tls = node.config.tls;
   const app = Fastify({

@@ -7,7 +7,7 @@ import { AuditQueryError, parseAuditQuery } from '../../audit/audit-query';
 import { badRequest, orUnavailable } from '../../errors';
 
 /**
- * `GET /v1/audit?since=<ISO time | ms epoch | duration>&limit=N` (admin, DESIGN §13): the trail,
+ * `GET /v1/audit?since=<ISO time | ms epoch | duration>&limit=N` (admin, docs/architecture.md, "Audit and events"): the trail,
  * newest first. Parameters are parsed by hand rather than by a schema so that each bad value gets
  * a message saying what was expected.
  */

@@ -1,5 +1,5 @@
 /**
- * AUTHCACHE_LDAP_* (DESIGN §9), read once at start; a bad one stops the node with one line naming it.
+ * AUTHCACHE_LDAP_* (docs/architecture.md, "Backends"), read once at start; a bad one stops the node with one line naming it.
  */
 import { bool, ConfigError, int, readPem, str, type Env } from '../../config';
 import { checkTemplate } from './filters';

@@ -1,7 +1,7 @@
 /**
  * AUTHCACHE_POSTGRES_*: where the roles table lives and how hard the node may lean on it. Read
  * with the rest of the configuration, so a missing or bad variable stops the node at start with
- * one line naming it (DESIGN §9).
+ * one line naming it (docs/architecture.md, "Backends").
  */
 import { ConfigError, int, readPem, str, type Env } from '../../config';
 

@@ -1,5 +1,5 @@
 /**
- * The PostgreSQL backend (AUTHCACHE_BACKEND=postgres, DESIGN §9): a bounded pool, the schema
+ * The PostgreSQL backend (AUTHCACHE_BACKEND=postgres, docs/architecture.md, "Backends"): a bounded pool, the schema
  * migration at start, the role store (store.ts) and, on the one node holding the relay lease,
  * the relay of changes made in SQL (relay.ts). health() follows PostgreSQL: 'down' while it does
  * not answer (a probe every second notices the return without any traffic).

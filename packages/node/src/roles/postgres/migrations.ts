@@ -4,7 +4,7 @@
  * same schema afterwards. Idempotent: a node finding the current version does nothing.
  *
  * Version 1:
- * - `roles`, Cassandra's system_auth.roles shape (DESIGN §9). A table that already exists with
+ * - `roles`, Cassandra's system_auth.roles shape (docs/architecture.md, "Backends"). A table that already exists with
  *   these columns (roles imported with COPY) is used as it is; one missing a column is refused.
  * - `role_changes`, the change record: one row per inserted, updated or deleted role, written by
  *   a trigger on `roles` in the writer's own transaction, whoever the writer is (authcache or

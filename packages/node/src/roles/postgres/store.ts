@@ -1,5 +1,5 @@
 /**
- * Roles in PostgreSQL (DESIGN §9): reads straight from the `roles` table, grants resolved by
+ * Roles in PostgreSQL (docs/architecture.md, "Backends"): reads straight from the `roles` table, grants resolved by
  * grant-graph; writes through the API as a transactional outbox (docs/architecture.md, "Atomic
  * change and invalidation"): the row and its change record (written by the trigger) commit
  * together, then this node publishes the invalidation at once and marks the record published.
