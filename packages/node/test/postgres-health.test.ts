@@ -3,6 +3,7 @@
  * health 'down', reads and writes 'unavailable' (nothing written), then recovery without any
  * call, and the change record read from where it stopped.
  */
+import { clusterNames } from '@authcache/protocol';
 import pino from 'pino';
 import { Redis } from 'ioredis';
 import type { Propagation } from '@authcache/protocol';
@@ -26,7 +27,7 @@ beforeAll(async () => {
       config: { nodeId: 'n0', ackTimeoutMs: 500 } as Config,
       log: pino({ level: 'silent' }),
       redis,
-      names: { cluster: 'health' } as never,
+      names: clusterNames('health'),
       invalidate: async (u): Promise<Propagation> => {
         calls.push(u);
         return { seq: calls.length, nodes: { total: 1, successful: 1, failed: 0 }, failures: [], members: [] };

@@ -3,6 +3,7 @@
  * (for the relay lease): the shared contract, the migration, the outbox and the change relay.
  * Each test gets a schema of its own, so the suite also runs against a shared server.
  */
+import { clusterNames } from '@authcache/protocol';
 import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { Redis } from 'ioredis';
@@ -66,7 +67,7 @@ async function makeStore(schema: string, opts: { redis?: boolean; rec?: Recorder
     config: { nodeId: opts.nodeId ?? 'n0', ackTimeoutMs: 500 } as Config,
     log,
     redis,
-    names: { cluster } as never,
+    names: clusterNames(cluster),
     invalidate: (u) => rec.invalidate(u),
   });
   const handle = {
