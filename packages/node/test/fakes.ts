@@ -4,6 +4,7 @@ import { Passwords } from '../src/roles/passwords';
 import type { Propagation } from '@authcache/protocol';
 import { RoleStoreError, type ResolvedRoles, type RoleChange, type RoleDropResult, type RoleRecord, type RoleStore, type RoleWriteResult, type StoredCredentials } from '../src/roles/role-store';
 import { grantProblem, holdersOf, needsHolders, resolveGrants } from '../src/roles/grant-graph';
+import { applyChange } from '../src/roles/role-rules';
 import type { CacheSettings } from '../src/cache/settings';
 
 export interface Deferred<T> {
@@ -175,13 +176,7 @@ export class FakeRoleStore implements RoleStore {
       const problem = grantProblem(name, memberOf, (n) => this.roles.get(n));
       if (problem) throw new RoleStoreError('invalid', problem);
     }
-    const after: RoleRecord = {
-      name,
-      hash: change.hash ?? before?.hash,
-      canLogin: change.canLogin ?? before?.canLogin ?? false,
-      superuser: change.superuser ?? before?.superuser ?? false,
-      memberOf: memberOf ?? before?.memberOf ?? [],
-    };
+    const after = applyChange(name, before, change, memberOf);
     const affected = [name, ...(before && needsHolders(before, after) ? holdersOf(name, this.roles.values()) : [])];
     this.roles.set(name, after);
     return { created: before === null, role: after, affected, propagation: this.published(affected) };

@@ -1,7 +1,8 @@
 import type { Redis } from 'ioredis';
 import type { ClusterNames, Propagation } from '@authcache/protocol';
 import { TransportError, type StoreOp } from '../bus/transport';
-import { grantProblem, holdersOf, needsHolders, resolveGrants, resolveGrantsAsync, type GrantNode } from './grant-graph';
+import { applyChange, loginRolesFrom } from './role-rules';
+import { grantProblem, holdersOf, needsHolders, resolveGrantsAsync, type GrantNode } from './grant-graph';
 import {
   RoleStoreError,
   type ResolvedRoles,
@@ -100,16 +101,7 @@ export class RedisRoleStore implements RoleStore {
   }
 
   async loginRoles(limit: number): Promise<Array<{ name: string; credentials: StoredCredentials; roles: ResolvedRoles }>> {
-    const all = await this.list();
-    const byName = new Map(all.map((r) => [r.name, r]));
-    const out: Array<{ name: string; credentials: StoredCredentials; roles: ResolvedRoles }> = [];
-    // Resolved in memory from the one listing: a round trip per role would make warming 100k roles take seconds.
-    for (const r of all) {
-      if (out.length >= limit) break;
-      if (!r.canLogin || r.hash === undefined) continue;
-      out.push({ name: r.name, credentials: { hash: r.hash, canLogin: true }, roles: resolveGrants(r.name, (n) => byName.get(n))! });
-    }
-    return out;
+    return loginRolesFrom(await this.list(), limit);
   }
 
   async upsert(name: string, change: RoleChange): Promise<RoleWriteResult> {
@@ -122,13 +114,7 @@ export class RedisRoleStore implements RoleStore {
         const problem = grantProblem(name, memberOf, (n) => byName.get(n));
         if (problem) throw new RoleStoreError('invalid', problem);
       }
-      const after: RoleRecord = {
-        name,
-        hash: change.hash ?? before?.hash,
-        canLogin: change.canLogin ?? before?.canLogin ?? false,
-        superuser: change.superuser ?? before?.superuser ?? false,
-        memberOf: memberOf ?? before?.memberOf ?? [],
-      };
+      const after = applyChange(name, before, change, memberOf);
       const affected = [name, ...(before && needsHolders(before, after) ? holdersOf(name, all) : [])];
       const key = this.names.role(name);
       const fields: Record<string, string> = {

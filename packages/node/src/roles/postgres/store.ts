@@ -9,7 +9,8 @@
 import type { Pool, PoolClient } from 'pg';
 import type { Logger } from 'pino';
 import type { Propagation } from '@authcache/protocol';
-import { grantProblem, holdersOf, needsHolders, resolveGrants, resolveGrantsAsync, type GrantNode } from '../grant-graph';
+import { applyChange, loginRolesFrom } from '../role-rules';
+import { grantProblem, holdersOf, needsHolders, resolveGrantsAsync, type GrantNode } from '../grant-graph';
 import {
   RoleStoreError,
   type ResolvedRoles,
@@ -99,16 +100,7 @@ export class PostgresRoles implements Reads {
   }
 
   async loginRoles(limit: number): Promise<Array<{ name: string; credentials: StoredCredentials; roles: ResolvedRoles }>> {
-    const all = await this.list();
-    const byName = new Map(all.map((r) => [r.name, r]));
-    const out: Array<{ name: string; credentials: StoredCredentials; roles: ResolvedRoles }> = [];
-    // Resolved in memory from the one listing, as the Redis store does.
-    for (const r of all) {
-      if (out.length >= limit) break;
-      if (!r.canLogin || r.hash === undefined) continue;
-      out.push({ name: r.name, credentials: { hash: r.hash, canLogin: true }, roles: resolveGrants(r.name, (n) => byName.get(n))! });
-    }
-    return out;
+    return loginRolesFrom(await this.list(), limit);
   }
 
   async upsert(name: string, change: RoleChange): Promise<RoleWriteResult> {
@@ -124,13 +116,7 @@ export class PostgresRoles implements Reads {
         const problem = grantProblem(name, memberOf, (n) => byName.get(n));
         if (problem) throw new RoleStoreError('invalid', problem);
       }
-      const after: RoleRecord = {
-        name,
-        hash: change.hash ?? before?.hash,
-        canLogin: change.canLogin ?? before?.canLogin ?? false,
-        superuser: change.superuser ?? before?.superuser ?? false,
-        memberOf: memberOf ?? before?.memberOf ?? [],
-      };
+      const after = applyChange(name, before, change, memberOf);
       const values = [name, after.hash ?? null, after.canLogin, after.superuser, after.memberOf];
       if (before) {
         await tx.query(`UPDATE ${this.n.roles} SET salted_hash = $2, can_login = $3, is_superuser = $4, member_of = $5::text[] WHERE role = $1`, values);
