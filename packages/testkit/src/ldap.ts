@@ -4,15 +4,16 @@
  * slapd.conf, an mdb database in a temp dir and the seed below; else an osixia/openldap container;
  * else one clear Error. Directory changes go through ldap-utils (`ldapmodify`, `ldappasswd`).
  */
-import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { atExit, track } from './child-reaper';
+import { atExit } from './child-reaper';
 import { freePort } from './free-port';
 import { OutputCapture } from './output-capture';
 import { waitFor } from './wait-for';
+import { spawnServer, type ServerProcess } from './server-process';
 
 export type LdapSource = 'env' | 'binary' | 'container';
 
@@ -244,11 +245,7 @@ access to * by users read by anonymous auth
 `;
 }
 
-interface Running {
-  child: ChildProcess;
-  exited: Promise<void>;
-  done: boolean;
-}
+type Running = ServerProcess;
 
 async function startBinary(binary: string, withTls: boolean): Promise<LdapHandle> {
   const dir = mkdtempSync(join(tmpdir(), 'authcache-slapd-'));
@@ -301,41 +298,16 @@ async function startBinary(binary: string, withTls: boolean): Promise<LdapHandle
 function launch(binary: string, dir: string, port: number, output: OutputCapture, tlsPort?: number): Promise<Running> {
   const urls = [`ldap://127.0.0.1:${port}`, ...(tlsPort !== undefined ? [`ldaps://127.0.0.1:${tlsPort}`] : [])].join(' ');
   // -d 0: stay in the foreground (so we own the process) without debug output.
-  const child = spawn(binary, ['-f', join(dir, 'slapd.conf'), '-h', urls, '-d', '0'], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  track(child);
-  output.attach(child.stdout);
-  output.attach(child.stderr);
-  const running: Running = { child, done: false, exited: Promise.resolve() };
-  let exitCode: number | string | null = null;
-  running.exited = new Promise((resolve) => {
-    const finish = (code: number | null, signal: NodeJS.Signals | null) => {
-      running.done = true;
-      exitCode = code ?? signal;
-      resolve();
-    };
-    child.once('exit', finish);
-    child.once('error', (err) => {
-      output.note(`spawn ${binary}: ${err.message}`);
-      finish(null, null);
-    });
-  });
-  child.unref();
-  for (const stream of [child.stdout, child.stderr]) (stream as unknown as { unref?: () => void } | null)?.unref?.();
-  const gone = new AbortController();
-  void running.exited.then(() => gone.abort(new Error('exited')));
-  return waitFor(() => tcpOpen('127.0.0.1', port), {
+  return spawnServer({
+    what: `slapd on port ${port}`,
+    command: binary,
+    args: ['-f', join(dir, 'slapd.conf'), '-h', urls, '-d', '0'],
+    output,
+    ready: () => tcpOpen('127.0.0.1', port),
+    readyMeans: 'accepting connections',
     timeoutMs: READY_TIMEOUT_MS,
     intervalMs: 25,
-    message: `slapd on port ${port} did not accept connections`,
-    signal: gone.signal,
-  }).then(
-    () => running,
-    (err: Error) => {
-      child.kill('SIGKILL');
-      const why = running.done ? `slapd on port ${port} exited (${String(exitCode)}) before accepting connections` : err.message;
-      throw new Error(`${why}\n--- slapd output ---\n${output.tail(20)}`);
-    },
-  );
+  });
 }
 
 /** osixia/openldap with the same suffix and seed, or undefined when no Docker engine answers. */

@@ -4,14 +4,15 @@
  * temp dir on a free port (as an unprivileged user when we are root: PostgreSQL refuses to run
  * as root); else a postgres container when a Docker engine answers; else one clear error.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { accessSync, chownSync, constants, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { atExit, track } from './child-reaper';
+import { atExit } from './child-reaper';
 import { freePort } from './free-port';
 import { OutputCapture } from './output-capture';
 import { waitFor } from './wait-for';
+import { spawnServer, type ServerProcess } from './server-process';
 
 export type PostgresSource = 'env' | 'binary' | 'container';
 
@@ -145,11 +146,7 @@ function asUser(as: { uid: number; gid: number } | undefined, cmd: string, args:
   return ['setpriv', [`--reuid=${as.uid}`, `--regid=${as.gid}`, '--clear-groups', '--', cmd, ...args]];
 }
 
-interface Running {
-  child: ChildProcess;
-  exited: Promise<void>;
-  done: boolean;
-}
+type Running = ServerProcess;
 
 async function startBinary(bin: Binaries): Promise<PostgresHandle> {
   const as = unprivileged();
@@ -239,38 +236,19 @@ function launch(bin: Binaries, as: { uid: number; gid: number } | undefined, dat
     '-c', 'shared_buffers=32MB',
     '-c', 'log_min_messages=warning',
   ]);
-  // Its own process group: a Ctrl-C meant for `pnpm start` does not kill PostgreSQL before the nodes have left.
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, cwd: dir });
-  track(child);
-  output.attach(child.stdout);
-  output.attach(child.stderr);
-  const running: Running = { child, done: false, exited: Promise.resolve() };
-  let exitCode: number | string | null = null;
-  running.exited = new Promise((resolve) => {
-    const finish = (code: number | null, signal: NodeJS.Signals | null) => {
-      running.done = true;
-      exitCode = code ?? signal;
-      resolve();
-    };
-    child.once('exit', finish);
-    child.once('error', (err) => {
-      output.note(`spawn ${cmd}: ${err.message}`);
-      finish(null, null);
-    });
-  });
-  child.unref();
-  for (const stream of [child.stdout, child.stderr]) (stream as unknown as { unref?: () => void } | null)?.unref?.();
-  const gone = new AbortController();
-  void running.exited.then(() => gone.abort(new Error('exited')));
   const url = `postgres://${USER}@127.0.0.1:${port}/postgres`;
-  return waitFor(() => ready(url), { timeoutMs: READY_TIMEOUT_MS, intervalMs: 50, message: `postgres on port ${port} did not answer`, signal: gone.signal }).then(
-    () => running,
-    (err: Error) => {
-      if (child.pid) killGroup(child.pid);
-      const why = running.done ? `postgres on port ${port} exited (${String(exitCode)}) before answering` : err.message;
-      throw new Error(`${why}\n--- postgres output ---\n${output.tail(20)}`);
-    },
-  );
+  return spawnServer({
+    what: `postgres on port ${port}`,
+    command: cmd,
+    args,
+    cwd: dir,
+    output,
+    ready: () => ready(url),
+    readyMeans: 'answering',
+    timeoutMs: READY_TIMEOUT_MS,
+    intervalMs: 50,
+    kill: (child) => child.pid && killGroup(child.pid),
+  });
 }
 
 /** A postgres:16-alpine container, or undefined when no Docker engine answers. */

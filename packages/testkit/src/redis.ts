@@ -1,12 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { atExit, track } from './child-reaper';
+import { atExit } from './child-reaper';
 import { freePort } from './free-port';
 import { OutputCapture } from './output-capture';
 import { ping, tryShutdown, trySave, withConnection } from './redis-commands';
 import { waitFor } from './wait-for';
+import { spawnServer, type ServerProcess } from './server-process';
 
 export type RedisSource = 'env' | 'binary' | 'container';
 
@@ -84,11 +84,7 @@ function findOnPath(name: string): string | undefined {
   return undefined;
 }
 
-interface RunningServer {
-  child: ChildProcess;
-  exited: Promise<void>;
-  done: boolean;
-}
+type RunningServer = ServerProcess;
 
 async function startBinary(binary: string): Promise<RedisHandle> {
   const dir = mkdtempSync(join(tmpdir(), 'authcache-redis-'));
@@ -159,44 +155,17 @@ function launch(binary: string, port: number, dir: string, output: OutputCapture
     '--daemonize', 'no',
     '--logfile', '',
   ];
-  // Its own process group, so a Ctrl-C meant for `pnpm start` does not kill Redis before the nodes have left.
-  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  track(child);
-  output.attach(child.stdout);
-  output.attach(child.stderr);
-  const server: RunningServer = { child, done: false, exited: Promise.resolve() };
-  let exitCode: number | string | null = null;
-  server.exited = new Promise((resolve) => {
-    const finish = (code: number | null, signal: NodeJS.Signals | null) => {
-      server.done = true;
-      exitCode = code ?? signal;
-      resolve();
-    };
-    child.once('exit', finish);
-    child.once('error', (err) => {
-      output.note(`spawn ${binary}: ${err.message}`);
-      finish(null, null);
-    });
-  });
-  child.unref();
-  for (const stream of [child.stdout, child.stderr]) (stream as unknown as { unref?: () => void } | null)?.unref?.();
-
-  const gone = new AbortController();
-  void server.exited.then(() => gone.abort(new Error('exited')));
   const url = `redis://127.0.0.1:${port}`;
-  return waitFor(() => ping(url, 500), {
+  return spawnServer({
+    what: `redis-server on port ${port}`,
+    command: binary,
+    args,
+    output,
+    ready: () => ping(url, 500),
+    readyMeans: 'answering PING',
     timeoutMs: READY_TIMEOUT_MS,
     intervalMs: 25,
-    message: `redis-server on port ${port} did not answer PING`,
-    signal: gone.signal,
-  }).then(
-    () => server,
-    (err: Error) => {
-      child.kill('SIGKILL');
-      const why = server.done ? `redis-server on port ${port} exited (${String(exitCode)}) before answering PING` : err.message;
-      throw new Error(`${why}\n--- redis-server output ---\n${output.tail(20)}`);
-    },
-  );
+  });
 }
 
 /** A redis:7-alpine container, or undefined when no Docker engine answers. testcontainers is loaded
