@@ -1,30 +1,50 @@
 #!/usr/bin/env node
-// `pnpm start`: a local cluster of three nodes on ports 7001-7003 against one Redis
-// (REDIS_URL, else a redis-server from PATH, else a Docker container), until Ctrl-C.
+// `pnpm start -- --nodes N --backend redis|postgres|ldap --redis single|sentinel|cluster` (DESIGN §14):
+// a local cluster of N nodes (default 3) on ports 7001.. against Redis, until Ctrl-C. Each dependency
+// comes from its variable if set (REDIS_URL, AUTHCACHE_REDIS_SENTINELS, AUTHCACHE_REDIS_CLUSTER,
+// AUTHCACHE_POSTGRES_URL, AUTHCACHE_LDAP_URL), else from a binary on PATH in a temp dir on free
+// ports (the testkit), else (single Redis, PostgreSQL, LDAP) a container. See docs/architecture.md,
+// "Redis topologies".
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 
-const NODES = [
-  { id: 'node1', port: 7001 },
-  { id: 'node2', port: 7002 },
-  { id: 'node3', port: 7003 },
-];
+const USAGE = 'usage: pnpm start -- [--nodes N] [--backend redis|postgres|ldap] [--redis single|sentinel|cluster]';
 
 function fail(line) {
   process.stderr.write(`cluster: ${line}\n`);
   process.exit(1);
 }
 
+let opts;
+try {
+  opts = parseArgs({
+    options: { nodes: { type: 'string', default: '3' }, backend: { type: 'string', default: 'redis' }, redis: { type: 'string', default: 'single' } },
+  }).values;
+} catch (err) {
+  fail(`${err.message}\n${USAGE}`);
+}
+const count = Number(opts.nodes);
+if (!Number.isInteger(count) || count < 1 || count > 200) fail(`--nodes must be an integer from 1 to 200, got "${opts.nodes}"\n${USAGE}`);
+if (!['redis', 'postgres', 'ldap'].includes(opts.backend)) fail(`--backend must be redis, postgres or ldap, got "${opts.backend}"\n${USAGE}`);
+if (!['single', 'sentinel', 'cluster'].includes(opts.redis)) fail(`--redis must be single, sentinel or cluster, got "${opts.redis}"\n${USAGE}`);
+// The shell's topology variables reach every node (passThrough below): they must match --redis.
+for (const [name, mode] of [['AUTHCACHE_REDIS_SENTINELS', 'sentinel'], ['AUTHCACHE_REDIS_CLUSTER', 'cluster']]) {
+  if (process.env[name] && opts.redis !== mode) fail(`${name} is set in this shell: use --redis ${mode}, or unset it`);
+}
+const NODES = Array.from({ length: count }, (_, i) => ({ id: `node${i + 1}`, port: 7001 + i }));
+
 for (const built of ['packages/testkit/dist/index.js', 'packages/node/dist/main.js']) {
   if (!existsSync(join(root, built))) fail(`${built} is missing: build first (npx -y pnpm@10 build), or run npx -y pnpm@10 start, which builds`);
 }
-const { startRedis, startNode, portInUse } = require('../packages/testkit/dist');
+const testkit = require('../packages/testkit/dist');
+const { startNode, portInUse } = testkit;
 const { operatorExports } = require('./lib/shell-env.cjs');
 
 const token = process.env.AUTHCACHE_ADMIN_TOKEN || randomBytes(18).toString('base64url');
@@ -52,18 +72,69 @@ for (const { id, port } of NODES) {
   if (await portInUse(port)) fail(`port ${port} (for ${id}) is already in use; stop whatever listens there and try again`);
 }
 
-let redis;
+/**
+ * Redis in the chosen topology and the backend, each from its variable when set, else started by
+ * the testkit; resolves to the nodes' environment, a line per dependency and how to stop them.
+ */
+async function startDependencies(topology, backend) {
+  const started = [];
+  const lines = [];
+  const env = {};
+  let redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+  const stop = async () => void (await Promise.allSettled(started.map((s) => s.stop())));
+  try {
+    if (topology === 'single') {
+      const r = await testkit.startRedis();
+      started.push(r);
+      redisUrl = r.url;
+      const from = { env: 'from REDIS_URL', binary: 'redis-server from PATH, started for this cluster (data in a temp dir, removed at exit)', container: 'redis:7-alpine container (Docker)' }[r.source];
+      lines.push(`Redis: ${r.url}  (${from})`);
+    } else if (topology === 'sentinel') {
+      if (process.env.AUTHCACHE_REDIS_SENTINELS) {
+        lines.push(`Redis Sentinel: ${process.env.AUTHCACHE_REDIS_SENTINELS}  (from AUTHCACHE_REDIS_SENTINELS)`);
+      } else {
+        const s = await testkit.startSentinel({ replicas: 2, sentinels: 3 });
+        started.push(s);
+        Object.assign(env, s.env, { AUTHCACHE_REDIS_MIN_REPLICAS: process.env.AUTHCACHE_REDIS_MIN_REPLICAS || '1' });
+        const m = await s.master();
+        lines.push(`Redis Sentinel: master "${s.masterName}" 127.0.0.1:${m.port}, replicas ${s.servers.filter((x) => x !== m).map((x) => x.port).join(', ')}; sentinels ${s.sentinelAddresses}  (redis-server from PATH, temp dir removed at exit; AUTHCACHE_REDIS_MIN_REPLICAS=${env.AUTHCACHE_REDIS_MIN_REPLICAS})`);
+      }
+    } else if (process.env.AUTHCACHE_REDIS_CLUSTER) {
+      lines.push(`Redis Cluster: ${process.env.AUTHCACHE_REDIS_CLUSTER}  (from AUTHCACHE_REDIS_CLUSTER)`);
+    } else {
+      const c = await testkit.startRedisCluster({ masters: 3, replicas: 1 });
+      started.push(c);
+      Object.assign(env, c.env);
+      lines.push(`Redis Cluster: 3 masters + 3 replicas on ${c.addresses}  (redis-server --cluster-enabled yes from PATH, temp dir removed at exit)`);
+    }
+    if (backend === 'postgres') {
+      const pg = await testkit.startPostgres();
+      started.push(pg);
+      Object.assign(env, { AUTHCACHE_BACKEND: 'postgres', AUTHCACHE_POSTGRES_URL: pg.url });
+      lines.push(`PostgreSQL: ${pg.url}  (${pg.source === 'env' ? 'from AUTHCACHE_POSTGRES_URL' : pg.source === 'binary' ? 'initdb/postgres from PATH, temp dir removed at exit' : 'container'})`);
+    } else if (backend === 'ldap') {
+      const ldap = await testkit.startSlapd();
+      started.push(ldap);
+      Object.assign(env, ldap.env);
+      lines.push(`LDAP: ${ldap.url}  (${ldap.source === 'env' ? 'from AUTHCACHE_LDAP_URL' : ldap.source === 'binary' ? 'slapd from PATH, seeded, temp dir removed at exit' : 'container'})`);
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { env, lines, redisUrl, stop };
+}
+
+// What the nodes run against: Redis in the chosen topology, and the backend if not Redis.
+let deps;
 try {
-  redis = await startRedis();
+  deps = await startDependencies(opts.redis, opts.backend);
 } catch (err) {
   fail(err.message);
 }
-const from = {
-  env: 'from REDIS_URL',
-  binary: 'redis-server from PATH, started for this cluster (data in a temp dir, removed at exit)',
-  container: 'redis:7-alpine container (Docker)',
-}[redis.source];
-process.stdout.write(`Redis: ${redis.url}  (${from})\n`);
+for (const line of deps.lines) process.stdout.write(`${line}\n`);
+Object.assign(nodeEnv, deps.env);
+const redis = { url: deps.redisUrl, stop: deps.stop };
 
 let nodes = [];
 let stopping = false;
@@ -89,23 +160,32 @@ async function shutdown(signal) {
 process.on('SIGINT', () => void shutdown('SIGINT'));
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 
-startup = Promise.allSettled(
-  NODES.map(({ id, port }) =>
-    startNode({
-      redisUrl: redis.url,
-      cluster: clusterName,
-      secret,
-      token,
-      id,
-      port,
-      env: nodeEnv,
-      onOutput: (line) => process.stdout.write(`${id} | ${line}\n`),
-    }).then((node) => {
-      nodes.push(node);
-      return node;
-    }),
-  ),
-);
+// A few at a time: 32 nodes starting at once on 2 cores would miss their health deadline.
+const BATCH = 4;
+startup = (async () => {
+  const all = [];
+  for (let i = 0; i < NODES.length && !stopping; i += BATCH) {
+    const batch = NODES.slice(i, i + BATCH).map(({ id, port }) =>
+      startNode({
+        redisUrl: redis.url,
+        cluster: clusterName,
+        secret,
+        token,
+        id,
+        port,
+        env: nodeEnv,
+        healthTimeoutMs: 60_000,
+        onOutput: (line) => process.stdout.write(`${id} | ${line}\n`),
+      }).then((node) => {
+        nodes.push(node);
+        return node;
+      }),
+    );
+    all.push(...(await Promise.allSettled(batch)));
+    if (all.some((r) => r.status === 'rejected')) break;
+  }
+  return all;
+})();
 const started = await startup;
 nodes = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
 const failed = started.filter((r) => r.status === 'rejected');
@@ -127,7 +207,7 @@ const tokenNote = process.env.AUTHCACHE_ADMIN_TOKEN ? 'from AUTHCACHE_ADMIN_TOKE
 process.stdout.write(
   [
     '',
-    `authcache cluster "${clusterName}" is up:`,
+    `authcache cluster "${clusterName}" is up (${nodes.length} nodes, backend ${opts.backend}, redis ${opts.redis}):`,
     ...nodes.map((n) => `  ${n.id}  ${n.url}`),
     '',
     `In another shell, paste these (admin token ${tokenNote}); then every README example runs as written:`,

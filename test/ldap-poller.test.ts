@@ -12,6 +12,7 @@ import { Directory } from '../packages/node/src/roles/ldap/directory';
 
 /** pino's Logger, as the store takes it (pino is a dependency of packages/node only). */
 type Logger = ConstructorParameters<typeof Directory>[1];
+import { clusterNames } from '@authcache/protocol';
 import { pollerKeys } from '../packages/node/src/roles/ldap/index';
 
 function quietLog(): Logger {
@@ -42,7 +43,7 @@ describe('LDAP change poller (slapd + Redis)', () => {
     const cfg = loadLdapConfig({ ...ldap.env, AUTHCACHE_LDAP_POLL_MS: String(POLL_MS), AUTHCACHE_LDAP_TIMEOUT_MS: '1000', AUTHCACHE_LDAP_RESCAN_MS: String(RESCAN_MS) });
     const log = quietLog();
     const dir = new Directory(cfg, log);
-    const keys = pollerKeys(cluster);
+    const keys = pollerKeys(clusterNames(cluster));
     const poller = new ChangePoller({
       cfg,
       dir,
@@ -73,7 +74,7 @@ describe('LDAP change poller (slapd + Redis)', () => {
   beforeAll(async () => {
     [ldap, redisHandle] = await Promise.all([startSlapd({ preferOwn: true }), startRedis()]);
     redis = new Redis(redisHandle.url);
-    await redis.del(pollerKeys(cluster).lease, pollerKeys(cluster).mark);
+    await redis.del(pollerKeys(clusterNames(cluster)).lease, pollerKeys(clusterNames(cluster)).mark);
     for (const n of ['node-a', 'node-b']) {
       const p = make(n);
       await p.dir.start();

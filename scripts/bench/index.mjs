@@ -17,8 +17,9 @@ import coldStorm from './benchmarks/cold-storm.mjs';
 import flushRoundTrip from './benchmarks/flush-roundtrip.mjs';
 import memory from './benchmarks/memory.mjs';
 import flushRecovery from './benchmarks/flush-recovery.mjs';
+import manyNodes from './benchmarks/many-nodes.mjs';
 
-const BENCHMARKS = [cachedLogin, coldStorm, flushRoundTrip, memory, flushRecovery];
+const BENCHMARKS = [cachedLogin, coldStorm, flushRoundTrip, memory, flushRecovery, manyNodes];
 
 const USAGE = `usage: npx -y pnpm@10 bench [--quick] [--only NAME[,NAME...]] [--profile] [--node-env KEY=VALUE]... [--out DIR]
 

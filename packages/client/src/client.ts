@@ -3,8 +3,16 @@
 import { AuthcacheError } from './errors';
 import { normalizeNodes } from './nodes';
 import { type CallSpec, type Credentials, Transport } from './transport';
+import * as perms from './permission-calls';
 import {
   type AuthInfo,
+  type AuthorizeBatchResult,
+  type AuthorizeCheck,
+  type AuthorizeResult,
+  type ImpersonationOptions,
+  type PermissionGrant,
+  type PermissionResult,
+  type RolePermissionGrant,
   CACHE_NAMES,
   type CacheName,
   type ClusterSettings,
@@ -69,15 +77,50 @@ export class AuthcacheClient {
     this.transport = new Transport(this.nodeUrls, timeoutMs, opts.token);
   }
 
-  /** 401 -> InvalidCredentialsError, never retried on another node. */
-  async login(username: string, password: string): Promise<LoginResult> {
+  /**
+   * 401 -> InvalidCredentialsError, never retried on another node. With `impersonateAs`, the
+   * answer is the target's (`impersonated_by` names the caller); not allowed -> ForbiddenError.
+   */
+  async login(username: string, password: string, opts?: ImpersonationOptions): Promise<LoginResult> {
+    const headers = perms.impersonationHeaders(opts);
     return this.call<LoginResult>({
       method: 'POST',
       path: '/v1/login',
       body: { username, password },
       kind: 'login',
       credentials: NONE,
+      ...(headers ? { headers } : {}),
     });
+  }
+
+  /** "May this user do X" (no admin rights needed). 403 -> ForbiddenError when `impersonateAs` is not allowed. */
+  async authorize(username: string, resource: string, permission: string, opts?: ImpersonationOptions): Promise<AuthorizeResult> {
+    return this.call<AuthorizeResult>(perms.authorize(username, resource, permission, opts));
+  }
+
+  /** Many checks for one user in one call, answered in order. */
+  async authorizeBatch(username: string, checks: readonly AuthorizeCheck[], opts?: ImpersonationOptions): Promise<AuthorizeBatchResult> {
+    return this.call<AuthorizeBatchResult>(perms.authorizeBatch(username, checks, opts));
+  }
+
+  /** CQL's GRANT: invalidated on every node before it returns. 404 -> NotFoundError (no such role). */
+  async grantPermissions(role: string, resource: string, permissions: readonly string[]): Promise<PermissionResult> {
+    return this.call<PermissionResult>(perms.permissionChange('PUT', role, resource, permissions));
+  }
+
+  /** CQL's REVOKE; revoking ALL revokes every permission on the resource. */
+  async revokePermissions(role: string, resource: string, permissions: readonly string[]): Promise<PermissionResult> {
+    return this.call<PermissionResult>(perms.permissionChange('DELETE', role, resource, permissions));
+  }
+
+  /** A role's direct grants. */
+  async listPermissions(role: string): Promise<PermissionGrant[]> {
+    return this.call<PermissionGrant[]>(perms.listPermissions(role));
+  }
+
+  /** Every role's grants. */
+  async listAllPermissions(): Promise<RolePermissionGrant[]> {
+    return this.call<RolePermissionGrant[]>(perms.listPermissions(undefined));
   }
 
   /** OpenSearch-compatible check over HTTP Basic; 401 -> InvalidCredentialsError. */

@@ -22,6 +22,8 @@ export interface CallSpec {
   credentials: Credentials;
   /** statuses returned as answers rather than thrown; default 200 and 201 */
   accept?: readonly number[];
+  /** extra request headers (e.g. security_impersonate_as); checked by the caller */
+  headers?: Record<string, string>;
 }
 
 export interface Answer<T> {
@@ -80,7 +82,7 @@ export class Transport {
     node: string,
     spec: CallSpec,
   ): Promise<{ kind: 'transport'; error: string } | { kind: 'answer'; status: number; text: string; retryAfter: string | null }> {
-    const headers: Record<string, string> = { accept: 'application/json' };
+    const headers: Record<string, string> = { ...spec.headers, accept: 'application/json' };
     let payload: string | undefined;
     if (spec.body !== undefined) {
       headers['content-type'] = 'application/json';

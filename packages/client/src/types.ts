@@ -4,9 +4,18 @@
  * on the client side alone (call options).
  */
 
-export { CACHE_NAMES, LIMITS } from '@authcache/protocol';
+export { CACHE_NAMES, LIMITS, IMPERSONATE, IMPERSONATE_HEADER, KNOWN_PERMISSIONS, normalizePermission, permissionProblem, resourceProblem } from '@authcache/protocol';
 export type {
   AuthInfo,
+  AuthorizeBatchRequest,
+  AuthorizeBatchResult,
+  AuthorizeCheck,
+  AuthorizeRequest,
+  AuthorizeResult,
+  PermissionChange,
+  PermissionGrant,
+  PermissionResult,
+  RolePermissionGrant,
   CacheName,
   CacheSettings,
   CacheSettingValues,
@@ -46,4 +55,9 @@ export interface FlushOptions {
   caches?: CacheName[];
   /** act on the receiving node only (nodetool semantics) */
   local?: boolean;
+}
+
+/** OpenSearch's impersonation: the call answers as this user when the caller may impersonate it (else ForbiddenError). */
+export interface ImpersonationOptions {
+  impersonateAs?: string;
 }

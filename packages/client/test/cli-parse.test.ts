@@ -73,7 +73,10 @@ describe('option values', () => {
     expect(parseCacheName('credentials')).toBe('credentials');
     expect(parseCacheName('RolesCache')).toBe('roles');
     expect(parseCacheName('ROLES')).toBe('roles');
-    expect(() => parseCacheName('PermissionsCache')).toThrow(InvalidArgumentError);
+    expect(parseCacheName('PermissionsCache')).toBe('permissions');
+    expect(parseCacheName('impersonationcache')).toBe('impersonation');
+    expect(() => parseCacheName('CountersCache')).toThrow(InvalidArgumentError);
+    expect(() => parseCacheName('constructor')).toThrow(InvalidArgumentError);
   });
 });
 

@@ -178,7 +178,7 @@ describe('authctl (in-process, fake node)', () => {
       for (const args of [
         ['setauthcacheconfig'],
         ['setauthcacheconfig', '--ttl-ms', '1', '--ttl-minutes', '1'],
-        ['setauthcacheconfig', '--cache-name', 'PermissionsCache', '--ttl-ms', '1'],
+        ['setauthcacheconfig', '--cache-name', 'CountersCache', '--ttl-ms', '1'],
         ['setauthcacheconfig', '--max-entries', 'lots'],
         ['setauthcacheconfig', '--enable-active-update', '--disable-active-update'],
       ]) {

@@ -64,7 +64,7 @@ describe('AuthcacheClient routes', () => {
 
   test('flush options are checked before sending', async () => {
     await expect(client.flushAll({ caches: [] })).rejects.toThrow(TypeError);
-    await expect(client.flushAll({ caches: ['permissions' as never] })).rejects.toThrow(/unknown cache/);
+    await expect(client.flushAll({ caches: ['counters' as never] })).rejects.toThrow(/unknown cache/);
     expect(fake.requests).toHaveLength(0);
   });
 

@@ -33,7 +33,28 @@ export interface Config {
   redisTls: { ca?: string; cert?: string; key?: string } | undefined;
   /** Where roles live (AUTHCACHE_BACKEND) and that backend's own settings. */
   backend: BackendConfig;
+  /** Which Redis: one server (REDIS_URL), Sentinel or Redis Cluster, and the replica wait (DESIGN §11). */
+  redis: RedisTopology;
 }
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/**
+ * The Redis topology (docs/architecture.md, "Redis topologies"). In sentinel and cluster mode
+ * REDIS_URL still gives the data nodes' credentials and TLS (`rediss://`); its host is not used.
+ */
+export type RedisTopology = {
+  /** Replicas that must hold an update before its admin call answers success (WAIT); 0: do not wait. */
+  minReplicas: number;
+  replicaWaitMs: number;
+} & (
+  | { mode: 'single' }
+  | { mode: 'sentinel'; sentinels: HostPort[]; name: string; sentinelPassword: string | undefined }
+  | { mode: 'cluster'; nodes: HostPort[] }
+);
 
 /** A bad or missing variable; main prints `message` as the one line and exits non-zero. */
 export class ConfigError extends Error {
@@ -118,6 +139,41 @@ function loadRedisTls(env: Env, redisUrl: string): Config['redisTls'] {
   return Object.keys(out).length > 0 ? out : undefined;
 }
 
+/** `host:port,...` (IPv6 as `[::1]:port`): at least one, each with a port. */
+export function hostPorts(env: Env, name: string): HostPort[] | undefined {
+  const raw = str(env, name);
+  if (raw === undefined) return undefined;
+  const out: HostPort[] = [];
+  for (const part of raw.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const m = /^(\[[0-9A-Fa-f:.]+\]|[^:\s[\]]+):(\d{1,5})$/.exec(part);
+    const port = m ? Number(m[2]) : 0;
+    if (!m || port < 1 || port > 65535) throw new ConfigError(name, `expected host:port,... got "${part}"`);
+    out.push({ host: m[1]!.replace(/^\[|\]$/g, ''), port });
+  }
+  if (out.length === 0) throw new ConfigError(name, 'names no host:port');
+  return out;
+}
+
+function loadRedisTopology(env: Env): RedisTopology {
+  const wait = {
+    minReplicas: int(env, 'AUTHCACHE_REDIS_MIN_REPLICAS', 0, 0, 100),
+    replicaWaitMs: int(env, 'AUTHCACHE_REDIS_REPLICA_WAIT_MS', 100, 1, 60_000),
+  };
+  const sentinels = hostPorts(env, 'AUTHCACHE_REDIS_SENTINELS');
+  const nodes = hostPorts(env, 'AUTHCACHE_REDIS_CLUSTER');
+  if (sentinels && nodes) throw new ConfigError('AUTHCACHE_REDIS_CLUSTER', 'cannot be used with AUTHCACHE_REDIS_SENTINELS: choose one topology');
+  const name = str(env, 'AUTHCACHE_REDIS_SENTINEL_NAME', 'mymaster')!;
+  const sentinelPassword = str(env, 'AUTHCACHE_REDIS_SENTINEL_PASSWORD');
+  if (!sentinels) {
+    for (const v of ['AUTHCACHE_REDIS_SENTINEL_NAME', 'AUTHCACHE_REDIS_SENTINEL_PASSWORD']) {
+      if (str(env, v) !== undefined) throw new ConfigError(v, 'needs AUTHCACHE_REDIS_SENTINELS');
+    }
+  }
+  if (sentinels) return { mode: 'sentinel', sentinels, name, sentinelPassword, ...wait };
+  if (nodes) return { mode: 'cluster', nodes, ...wait };
+  return { mode: 'single', ...wait };
+}
+
 /** The value docker-compose.yml and the README show for the secrets. */
 export const PLACEHOLDER_SECRET = 'change-me';
 
@@ -190,5 +246,6 @@ export function loadConfig(env: Env = process.env): Config {
     tls: loadTls(env),
     redisTls: loadRedisTls(env, redisUrl),
     backend: loadBackendConfig(env),
+    redis: loadRedisTopology(env),
   };
 }

@@ -70,7 +70,7 @@ export class Membership {
     this.rules = rulesFor(o.config.heartbeatMs, o.config.memberForgetMs);
     this.codec = new HeartbeatCodec(o.config.clusterSecret);
     this.marker = secretMarker(o.config.clusterSecret);
-    this.scripts = o.store ?? new MembershipScripts(o.redis, { members: o.names.members, seq: o.names.seq, marker: `${o.names.cluster}:secret-marker` });
+    this.scripts = o.store ?? new MembershipScripts(o.redis, { members: o.names.members, seq: o.names.seq, marker: o.names.secretMarker });
   }
 
   /**

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { clusterNames, createCodec, type BodyByKind, type CacheName, type ClusterNames, type HealthStatus, type Kind } from '@authcache/protocol';
+import { clusterNames, createCodec, type BodyByKind, type CacheName, type CacheStats, type ClusterNames, type HealthStatus, type Kind } from '@authcache/protocol';
 import type { Config } from './config';
 import { connectRedis } from './redis';
 import { Metrics } from './metrics';
@@ -15,6 +15,7 @@ import { Membership } from './membership';
 import { unavailable } from './errors';
 import { Admin } from './admin';
 import { LoginThrottle } from './security/login-throttle';
+import { createPermissionService, type PermissionService } from './permissions';
 
 /** A ConfigUpdate's effect, from the bus or applied locally (`?local=true`). */
 export type Change = { [K in Kind]: { kind: K; body: BodyByKind[K] } }[Kind];
@@ -37,6 +38,8 @@ export class AuthcacheNode {
   readonly membership: Membership;
   readonly admin: Admin = new Admin(this);
   readonly throttle: LoginThrottle;
+  /** Authorization (DESIGN §10): grants, checks, the permissions and impersonation caches. */
+  readonly permissions: PermissionService;
   /** The one copy of the settings in force; the caches follow it (docs/architecture.md, "Settings"). */
   readonly settingsState: SettingsState;
   private readonly settingsStore: SettingsStore;
@@ -46,8 +49,11 @@ export class AuthcacheNode {
   address = '';
 
   constructor(readonly config: Config, readonly log: Logger) {
-    this.names = clusterNames(config.cluster);
-    const { cmd, sub } = connectRedis(config.redisUrl, config.redisTls);
+    // Redis topology (docs/architecture.md, "Redis topologies"): a Redis Cluster hash-tags every key.
+    const topology = config.redis ?? { mode: 'single', minReplicas: 0, replicaWaitMs: 100 };
+    this.names = clusterNames(config.cluster, { hashTag: topology.mode === 'cluster' });
+    const conns = connectRedis(config.redisUrl, config.redisTls, topology);
+    const { cmd, sub } = conns;
     this.redis = cmd;
     this.sub = sub;
     for (const [name, conn] of [['commands', cmd], ['subscriber', sub]] as const) {
@@ -62,14 +68,38 @@ export class AuthcacheNode {
     this.passwords = new Passwords(config.bcryptCost, config.bcryptConcurrency);
     this.cache = new AuthCache(this.roles, this.passwords, this.settingsState.effective(), log);
     this.settingsState.onChange((s) => this.cache.configure(s));
+    // Grants live in the bus's Redis for every backend; each grant or revoke is published with its invalidation.
+    this.permissions = createPermissionService({
+      redis: cmd,
+      names: this.names,
+      roleStore: this.roles,
+      rolesOf: (username, trusted) => this.cache.rolesOf(username, trusted),
+      publish: (change, ops) => this.bus.publish(change, ops),
+      trusted: () => this.trustsCache(),
+      settings: this.settingsState.effective(),
+      log,
+    });
+    this.settingsState.onChange((s) => this.permissions.configure(s));
     this.membership = new Membership({
       redis: cmd,
       names: this.names,
       config,
       log,
-      content: () => ({ address: this.address, applied_seq: this.bus.appliedSeq, started: this.startedAt, cache: this.cache.stats() }),
+      content: () => ({ address: this.address, applied_seq: this.bus.appliedSeq, started: this.startedAt, cache: this.cacheStats() }),
     });
-    const transport = new RedisTransport({ cmd, sub, names: this.names, nodeId: config.nodeId, logMaxLen: config.logMaxLen, log, metrics: this.metrics });
+    const transport = new RedisTransport({
+      cmd,
+      sub,
+      names: this.names,
+      nodeId: config.nodeId,
+      logMaxLen: config.logMaxLen,
+      log,
+      metrics: this.metrics,
+      sharded: conns.sharded,
+      trackMaster: conns.failover,
+      minReplicas: topology.minReplicas,
+      replicaWaitMs: topology.replicaWaitMs,
+    });
     this.bus = new Replicator({
       transport,
       codec: createCodec(config.clusterSecret),
@@ -82,7 +112,12 @@ export class AuthcacheNode {
       resync: (reason) => this.resync(reason),
       members: () => this.membership.expected(),
     });
-    this.metrics.addCacheStats(() => this.cache.stats() as unknown as Record<string, Record<string, number>>);
+    this.metrics.addCacheStats(() => this.cacheStats() as unknown as Record<string, Record<string, number>>);
+  }
+
+  /** Every cache's counters: the login caches and the authorization caches (metrics, membership, /v1/cluster/nodes). */
+  cacheStats(): Record<CacheName, CacheStats> {
+    return { ...this.cache.stats(), ...this.permissions.stats() };
   }
 
   /** Connects, loads settings and warms the caches, then joins the cluster. */
@@ -129,6 +164,7 @@ export class AuthcacheNode {
       this.log.warn({ err }, 'could not leave the membership cleanly');
     }
     this.cache.close();
+    this.permissions.close();
     await this.roles.stop().catch((err: unknown) => this.log.warn({ err }, 'could not stop the role store cleanly'));
     this.sub.disconnect();
     await this.redis.quit().catch(() => this.redis.disconnect());
@@ -141,7 +177,11 @@ export class AuthcacheNode {
 
   health(): { status: NodeStatus; redis: string; backend: 'up' | 'down'; sync_age_ms: number | null } {
     const backend = this.roles.health();
-    const status = this.status === 'UP' && (!this.trustsCache() || backend === 'down') ? 'DEGRADED' : this.status;
+    // A backend of its own (PostgreSQL, LDAP) that is down degrades the node at once. The Redis
+    // store is the bus's Redis: losing it is what the staleness bound already times, so the node
+    // stays UP, answering from its cache, until that bound runs out.
+    const ownBackendDown = backend === 'down' && this.config.backend.kind !== 'redis';
+    const status = this.status === 'UP' && (!this.trustsCache() || ownBackendDown) ? 'DEGRADED' : this.status;
     const age = this.bus.syncAgeMs();
     return { status, redis: this.redis.status === 'ready' ? 'connected' : 'disconnected', backend, sync_age_ms: Number.isFinite(age) ? age : null };
   }
@@ -184,10 +224,12 @@ export class AuthcacheNode {
     switch (u.kind) {
       case 'flush_all':
         this.cache.invalidateAll(u.body.caches);
+        this.permissions.invalidateAll(u.body.caches);
         this.log.info({ caches: u.body.caches ?? 'all' }, 'caches flushed');
         break;
       case 'flush_users':
         this.cache.invalidateUsers(u.body.usernames, u.body.caches);
+        this.permissions.invalidateUsers(u.body.usernames, u.body.caches);
         this.log.info({ users: u.body.usernames.length, caches: u.body.caches ?? 'all' }, 'users invalidated');
         break;
       case 'set_settings':
@@ -199,6 +241,7 @@ export class AuthcacheNode {
 
   private async resync(reason: string): Promise<void> {
     this.cache.invalidateAll();
+    this.permissions.invalidateAll();
     try {
       await this.loadSettings();
     } catch (err) {

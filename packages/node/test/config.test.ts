@@ -52,6 +52,7 @@ describe('loadConfig', () => {
       shutdownGraceMs: 10_000,
       throttle: { maxFailuresPerUser: 5, maxFailuresPerAddress: 50, windowMs: 60_000 },
       tls: undefined,
+      redis: { mode: 'single', minReplicas: 0, replicaWaitMs: 100 },
     });
   });
 
@@ -105,6 +106,7 @@ describe('loadConfig', () => {
       shutdownGraceMs: 0,
       throttle: { maxFailuresPerUser: 0, maxFailuresPerAddress: 7, windowMs: 1500 },
       tls: undefined,
+      redis: { mode: 'single', minReplicas: 0, replicaWaitMs: 100 },
     });
   });
 
@@ -220,6 +222,51 @@ describe('loadConfig', () => {
     it('an empty AUTHCACHE_CLUSTER_SECRET_FILE is refused, naming the variable', () => {
       const p = file('empty-secret', '\n');
       expect(configError({ AUTHCACHE_CLUSTER_SECRET_FILE: p }).variable).toMatch(/^AUTHCACHE_CLUSTER_SECRET(_FILE)?$/);
+    });
+  });
+
+  describe('Redis topologies (DESIGN §11)', () => {
+    it('Sentinel: the sentinels, the master name (mymaster by default) and a password from a file', () => {
+      const p = file('sentinel-pw', 'sentinel-secret\n');
+      expect(loadConfig({ ...BASE, AUTHCACHE_REDIS_SENTINELS: '10.0.0.1:26379, sentinel-b:26380,[::1]:26381', AUTHCACHE_REDIS_SENTINEL_PASSWORD_FILE: p }).redis).toEqual({
+        mode: 'sentinel',
+        sentinels: [
+          { host: '10.0.0.1', port: 26379 },
+          { host: 'sentinel-b', port: 26380 },
+          { host: '::1', port: 26381 },
+        ],
+        name: 'mymaster',
+        sentinelPassword: 'sentinel-secret',
+        minReplicas: 0,
+        replicaWaitMs: 100,
+      });
+      expect(loadConfig({ ...BASE, AUTHCACHE_REDIS_SENTINELS: 'h:1', AUTHCACHE_REDIS_SENTINEL_NAME: 'auth' }).redis).toMatchObject({ name: 'auth', sentinelPassword: undefined });
+    });
+
+    it('Redis Cluster, and the replica wait', () => {
+      expect(loadConfig({ ...BASE, AUTHCACHE_REDIS_CLUSTER: 'a:7000,b:7001', AUTHCACHE_REDIS_MIN_REPLICAS: '1', AUTHCACHE_REDIS_REPLICA_WAIT_MS: '250' }).redis).toEqual({
+        mode: 'cluster',
+        nodes: [
+          { host: 'a', port: 7000 },
+          { host: 'b', port: 7001 },
+        ],
+        minReplicas: 1,
+        replicaWaitMs: 250,
+      });
+    });
+
+    it.each([
+      [{ AUTHCACHE_REDIS_SENTINELS: 'no-port' }, 'AUTHCACHE_REDIS_SENTINELS'],
+      [{ AUTHCACHE_REDIS_SENTINELS: 'h:0' }, 'AUTHCACHE_REDIS_SENTINELS'],
+      [{ AUTHCACHE_REDIS_SENTINELS: ' , ' }, 'AUTHCACHE_REDIS_SENTINELS'],
+      [{ AUTHCACHE_REDIS_CLUSTER: 'h:70000' }, 'AUTHCACHE_REDIS_CLUSTER'],
+      [{ AUTHCACHE_REDIS_CLUSTER: 'a:1', AUTHCACHE_REDIS_SENTINELS: 'b:2' }, 'AUTHCACHE_REDIS_CLUSTER'],
+      [{ AUTHCACHE_REDIS_SENTINEL_NAME: 'm' }, 'AUTHCACHE_REDIS_SENTINEL_NAME'],
+      [{ AUTHCACHE_REDIS_SENTINEL_PASSWORD: 'p' }, 'AUTHCACHE_REDIS_SENTINEL_PASSWORD'],
+      [{ AUTHCACHE_REDIS_MIN_REPLICAS: '-1' }, 'AUTHCACHE_REDIS_MIN_REPLICAS'],
+      [{ AUTHCACHE_REDIS_REPLICA_WAIT_MS: '0' }, 'AUTHCACHE_REDIS_REPLICA_WAIT_MS'],
+    ])('refuses %j, naming %s', (env, variable) => {
+      expect(configError({ ...BASE, ...env }).variable).toBe(variable);
     });
   });
 });

@@ -204,5 +204,5 @@ export function settingsFor(over: Partial<CacheSettings> = {}, perCache: Partial
     const s = { ...base, ...perCache[c] };
     return { ...s, enabled: s.ttl_ms > 0 };
   };
-  return { credentials: mk('credentials'), roles: mk('roles') };
+  return { credentials: mk('credentials'), roles: mk('roles'), permissions: mk('permissions'), impersonation: mk('impersonation') };
 }

@@ -54,6 +54,8 @@ describe('changesFromNamed', () => {
       ['all', ['ttl_ms', 'max_entries', 'refresh_ms', 'active_update']],
       ['credentials', ['ttl_ms', 'max_entries', 'refresh_ms', 'active_update']],
       ['roles', ['ttl_ms', 'max_entries', 'refresh_ms', 'active_update']],
+      ['permissions', ['ttl_ms', 'max_entries', 'refresh_ms', 'active_update']],
+      ['impersonation', ['ttl_ms', 'max_entries', 'refresh_ms', 'active_update']],
     ]);
     expect(named('transient', { 'nothing.*': null }).changes).toEqual([]);
   });
@@ -99,7 +101,8 @@ describe('namedView and defaultsView', () => {
     const d = defaultsView({ ttl_ms: 3_600_000, max_entries: 100, refresh_ms: 0, active_update: false });
     expect(d[OPENSEARCH_TTL]).toBe('60');
     expect(d['authcache.cache.roles.max_entries']).toBe('100');
-    expect(Object.keys(d)).toHaveLength(13);
+    // OpenSearch's TTL, then 4 values for each of 5 scopes (all and the 4 caches)
+    expect(Object.keys(d)).toHaveLength(21);
     expect(defaultsView({ ttl_ms: 1500, max_entries: 1, refresh_ms: 0, active_update: false })[OPENSEARCH_TTL]).toBeUndefined();
   });
 });

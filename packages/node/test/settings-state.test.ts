@@ -7,7 +7,8 @@ const DEFAULTS: Required<SettingsValues> = { ttl_ms: 1000, max_entries: 10, refr
 describe('SettingsState', () => {
   it('starts at the environment defaults, with empty overlays', () => {
     const s = new SettingsState(DEFAULTS);
-    expect(s.effective()).toEqual({ credentials: { ...DEFAULTS, enabled: true }, roles: { ...DEFAULTS, enabled: true } });
+    const d = { ...DEFAULTS, enabled: true };
+    expect(s.effective()).toEqual({ credentials: d, roles: d, permissions: d, impersonation: d });
     expect(s.overlays()).toEqual({ transient: {}, persistent: {} });
   });
 
@@ -29,7 +30,8 @@ describe('SettingsState', () => {
     a.apply(settingsWrites(u));
     b.applyUpdate(u);
     expect(a.overlays()).toEqual(b.overlays());
-    expect(a.effective()).toEqual({ credentials: { ...DEFAULTS, ttl_ms: 9, enabled: true }, roles: { ...DEFAULTS, ttl_ms: 0, enabled: false } });
+    const off = { ...DEFAULTS, ttl_ms: 0, enabled: false };
+    expect(a.effective()).toEqual({ credentials: { ...DEFAULTS, ttl_ms: 9, enabled: true }, roles: off, permissions: off, impersonation: off });
   });
 
   it('keeps a transient value in force over a persistent write until it is reset', () => {

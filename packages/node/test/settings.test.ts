@@ -79,6 +79,8 @@ describe('settingsWrites', () => {
       { layer: 'transient', field: 'all.max_entries', value: '3' },
       { layer: 'transient', field: 'credentials.max_entries', value: undefined },
       { layer: 'transient', field: 'roles.max_entries', value: undefined },
+      { layer: 'transient', field: 'permissions.max_entries', value: undefined },
+      { layer: 'transient', field: 'impersonation.max_entries', value: undefined },
     ]);
   });
 
@@ -92,6 +94,8 @@ describe('settingsWrites', () => {
       { layer: 'persistent', field: 'all.refresh_ms', value: '0' },
       { layer: 'persistent', field: 'credentials.refresh_ms', value: undefined },
       { layer: 'persistent', field: 'roles.refresh_ms', value: undefined },
+      { layer: 'persistent', field: 'permissions.refresh_ms', value: undefined },
+      { layer: 'persistent', field: 'impersonation.refresh_ms', value: undefined },
     ]);
   });
 
@@ -111,6 +115,8 @@ describe('settingsWrites', () => {
       { layer: 'persistent', field: 'all.ttl_ms', value: '9' },
       { layer: 'persistent', field: 'credentials.ttl_ms', value: undefined },
       { layer: 'persistent', field: 'roles.ttl_ms', value: undefined },
+      { layer: 'persistent', field: 'permissions.ttl_ms', value: undefined },
+      { layer: 'persistent', field: 'impersonation.ttl_ms', value: undefined },
       { layer: 'transient', field: 'roles.ttl_ms', value: undefined },
       { layer: 'transient', field: 'roles.max_entries', value: '4' },
     ]);

@@ -5,6 +5,9 @@
  */
 
 import { type CacheName, MAX_FRAME_BYTES, MAX_ORIGIN_LENGTH, MAX_USERNAME_LENGTH } from './messages';
+import { AUTHZ_LIMITS } from './authz-api';
+
+export * from './authz-api';
 
 /**
  * Size limits of request fields. One place, because the node's schemas refuse beyond them and the
@@ -21,6 +24,8 @@ export const LIMITS = Object.freeze({
   rolesPerChange: 1000,
   /** an HTTP request body, in bytes (the node's fastify bodyLimit; the same bound as a bus frame) */
   bodyBytes: MAX_FRAME_BYTES,
+  /** resource paths, permission names, batch size: DESIGN §10 (authz-api.ts) */
+  ...AUTHZ_LIMITS,
 });
 
 /** Every error answer on our own paths (`/v1/...`, `/health`). */
@@ -65,6 +70,8 @@ export interface LoginResult {
   cached: boolean;
   /** id of the node that answered */
   node: string;
+  /** with `security_impersonate_as` (DESIGN §10): the caller; `username`, `roles`, `superuser` are then the target's */
+  impersonated_by?: string;
 }
 
 /** `GET /_plugins/_security/authinfo` 200 (OpenSearch's shape). */
@@ -139,6 +146,8 @@ export interface SettingsOverlay {
   all?: Partial<CacheSettingValues>;
   credentials?: Partial<CacheSettingValues>;
   roles?: Partial<CacheSettingValues>;
+  permissions?: Partial<CacheSettingValues>;
+  impersonation?: Partial<CacheSettingValues>;
 }
 
 /** `GET /v1/cache/settings`. */

@@ -9,11 +9,21 @@
 export const PROTOCOL_VERSION = 1;
 export const MAX_FRAME_BYTES = 64 * 1024;
 
-export type CacheName = 'credentials' | 'roles';
-export const CACHE_NAMES: readonly CacheName[] = Object.freeze(['credentials', 'roles'] as const);
+/** The login path's caches (credentials, roles: AuthCache) and the authorization layer's (DESIGN §10). */
+export type LoginCacheName = 'credentials' | 'roles';
+export type AuthzCacheName = 'permissions' | 'impersonation';
+export type CacheName = LoginCacheName | AuthzCacheName;
+export const LOGIN_CACHE_NAMES: readonly LoginCacheName[] = Object.freeze(['credentials', 'roles'] as const);
+export const AUTHZ_CACHE_NAMES: readonly AuthzCacheName[] = Object.freeze(['permissions', 'impersonation'] as const);
+/** Every cache a flush, a setting or a metric may name, in this order. */
+export const CACHE_NAMES: readonly CacheName[] = Object.freeze([...LOGIN_CACHE_NAMES, ...AUTHZ_CACHE_NAMES]);
+
+export function isCacheName(x: unknown): x is CacheName {
+  return typeof x === 'string' && (CACHE_NAMES as readonly string[]).includes(x);
+}
 
 export type SettingsScope = 'all' | CacheName;
-export const SETTINGS_SCOPES: readonly SettingsScope[] = Object.freeze(['all', 'credentials', 'roles'] as const);
+export const SETTINGS_SCOPES: readonly SettingsScope[] = Object.freeze(['all', ...CACHE_NAMES]);
 
 /** One year: longer validities are configuration mistakes, not intentions. */
 export const MAX_TTL_MS = 31_536_000_000;
@@ -50,8 +60,11 @@ export interface LayerSettingsChange {
 export interface SetSettingsBody extends LayerSettingsChange {
   more?: LayerSettingsChange[];
 }
-/** Changes in one set_settings update, `more` included. */
-export const MAX_SETTINGS_CHANGES = 8;
+/**
+ * Changes in one set_settings update, `more` included: a PUT /_cluster/settings resetting `*` in
+ * both layers makes one per scope per layer (2 × 5 since the caches of DESIGN §10 joined).
+ */
+export const MAX_SETTINGS_CHANGES = 16;
 export interface BodyByKind {
   flush_all: FlushAllBody;
   flush_users: FlushUsersBody;
@@ -161,7 +174,7 @@ function cachesAt(x: unknown, path: string): CacheName[] {
   const out: CacheName[] = [];
   for (let i = 0; i < x.length; i++) {
     const c: unknown = x[i];
-    if (c !== 'credentials' && c !== 'roles') fail(`${path}[${i}]`, `must be one of ${CACHE_NAMES.join(', ')}`);
+    if (!isCacheName(c)) fail(`${path}[${i}]`, `must be one of ${CACHE_NAMES.join(', ')}`);
     if (out.includes(c)) fail(`${path}[${i}]`, `duplicate cache ${c}`);
     out.push(c);
   }
@@ -200,7 +213,7 @@ function resetAt(x: unknown, path: string): SettingsKey[] {
 function changeAt(x: unknown, path: string, keys: ReadonlySet<string>): { change: LayerSettingsChange; get: (k: string) => unknown } {
   const get = objectAt(x, path, keys);
   const scope = get('scope');
-  if (scope !== 'all' && scope !== 'credentials' && scope !== 'roles') {
+  if (scope !== 'all' && !isCacheName(scope)) {
     fail(join(path, 'scope'), `must be one of ${SETTINGS_SCOPES.join(', ')}`);
   }
   const rawReset = get('reset');

@@ -17,6 +17,8 @@ export interface ClusterNames {
   seq: string;
   /** Random id of the current Redis state: a new one means Redis lost its data and seq restarted. */
   epoch: string;
+  /** run_id of the master the epoch belongs to (Sentinel, Cluster): another master starts a new epoch. */
+  epochMaster: string;
   /** Redis Stream of published frames: entry id `${seq}-0`, field 'm' = frame. */
   log: string;
   /** Pub/sub channel of ConfigUpdate frames. */
@@ -73,6 +75,7 @@ export function clusterNames(name: string, opts: ClusterNamesOptions = {}): Clus
     secretMarker: `${cluster}:secret-marker`,
     seq: `${cluster}:seq`,
     epoch: `${cluster}:epoch`,
+    epochMaster: `${cluster}:epoch:master`,
     log: `${cluster}:log`,
     updates: `${cluster}:updates`,
     acks: `${cluster}:acks`,

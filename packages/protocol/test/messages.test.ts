@@ -1,5 +1,8 @@
 import {
+  AUTHZ_CACHE_NAMES,
   CACHE_NAMES,
+  LOGIN_CACHE_NAMES,
+  SETTINGS_SCOPES,
   KINDS,
   MAX_FRAME_BYTES,
   MAX_MAX_ENTRIES,
@@ -16,7 +19,10 @@ describe('constants', () => {
   it('match the contract', () => {
     expect(PROTOCOL_VERSION).toBe(1);
     expect(MAX_FRAME_BYTES).toBe(65536);
-    expect(CACHE_NAMES).toEqual(['credentials', 'roles']);
+    expect(CACHE_NAMES).toEqual(['credentials', 'roles', 'permissions', 'impersonation']);
+    expect(LOGIN_CACHE_NAMES).toEqual(['credentials', 'roles']);
+    expect(AUTHZ_CACHE_NAMES).toEqual(['permissions', 'impersonation']);
+    expect(SETTINGS_SCOPES).toEqual(['all', 'credentials', 'roles', 'permissions', 'impersonation']);
     expect(KINDS).toEqual(['flush_all', 'flush_users', 'set_settings']);
     expect(MAX_TTL_MS).toBe(31_536_000_000);
     expect(MAX_MAX_ENTRIES).toBe(100_000_000);
@@ -108,6 +114,10 @@ const samples: ConfigUpdate[] = [
   { ...base, kind: 'flush_users', body: { usernames: ['alice'], caches: ['credentials', 'roles'] } },
   { ...base, kind: 'set_settings', body: { scope: 'all', values: { ttl_ms: 0 }, persistent: false } },
   { ...base, kind: 'set_settings', body: { scope: 'credentials', values: { max_entries: 5, active_update: true }, persistent: true } },
+  { ...base, kind: 'flush_users', body: { usernames: ['readers', 'alice'], caches: ['permissions', 'impersonation'] } },
+  { ...base, kind: 'flush_all', body: { caches: ['permissions'] } },
+  { ...base, kind: 'set_settings', body: { scope: 'permissions', values: { ttl_ms: 1000 }, persistent: false } },
+  { ...base, kind: 'set_settings', body: { scope: 'impersonation', values: { max_entries: 10 }, persistent: true } },
 ];
 const acks: AckMessage[] = [
   { v: 1, update_id: 'u-0', node: 'node-b', ok: true },
@@ -190,7 +200,8 @@ describe('validateUpdate', () => {
   it.each([
     ['body.caches', [], 'body.caches: must be a non-empty array'],
     ['body.caches', ['roles', 'roles'], 'body.caches[1]: duplicate cache roles'],
-    ['body.caches', ['permissions'], 'body.caches[0]: must be one of credentials, roles'],
+    ['body.caches', ['PermissionsCache'], 'body.caches[0]: must be one of credentials, roles, permissions, impersonation'],
+    ['body.caches', ['toString'], 'body.caches[0]: must be one of'],
     ['body.caches', 'roles', 'body.caches: must be a non-empty array'],
     ['body.usernames', [], 'body.usernames: must be an array of 1..10000 usernames'],
     ['body.usernames', 'alice', 'body.usernames: must be an array'],
@@ -214,7 +225,8 @@ describe('validateUpdate', () => {
   });
 
   it.each([
-    ['body.scope', 'permissions', 'body.scope: must be one of all, credentials, roles'],
+    ['body.scope', 'perms', 'body.scope: must be one of all, credentials, roles, permissions, impersonation'],
+    ['body.scope', '__proto__', 'body.scope: must be one of'],
     ['body.scope', undefined, 'body.scope: must be one of'],
     ['body.persistent', 'yes', 'body.persistent: must be a boolean'],
     ['body.values', {}, 'body.values: must set at least one of'],
@@ -320,10 +332,10 @@ describe('set_settings with resets and several changes', () => {
     ['an empty reset', { scope: 'all', values: {}, persistent: false, reset: [] }, 'body.reset: must be a non-empty array'],
     ['an unknown reset key', { scope: 'all', values: {}, persistent: false, reset: ['bogus'] }, 'body.reset[0]: must be one of'],
     ['a duplicate reset key', { scope: 'all', values: {}, persistent: false, reset: ['ttl_ms', 'ttl_ms'] }, 'body.reset[1]: duplicate key ttl_ms'],
-    ['an empty more', { scope: 'all', values: { ttl_ms: 1 }, persistent: false, more: [] }, 'body.more: must be an array of 1..7 changes'],
+    ['an empty more', { scope: 'all', values: { ttl_ms: 1 }, persistent: false, more: [] }, 'body.more: must be an array of 1..15 changes'],
     ['a nested more', { scope: 'all', values: { ttl_ms: 1 }, persistent: false, more: [{ scope: 'all', values: { ttl_ms: 1 }, persistent: true, more: [] }] }, 'body.more[0]: unknown field "more"'],
     ['a bad change in more', { scope: 'all', values: { ttl_ms: 1 }, persistent: false, more: [{ scope: 'x', values: { ttl_ms: 1 }, persistent: true }] }, 'body.more[0].scope: must be one of'],
-    ['too many changes', { scope: 'all', values: { ttl_ms: 1 }, persistent: false, more: Array.from({ length: 8 }, () => ({ scope: 'all', values: { ttl_ms: 1 }, persistent: true })) }, 'body.more: must be an array of 1..7'],
+    ['too many changes', { scope: 'all', values: { ttl_ms: 1 }, persistent: false, more: Array.from({ length: 16 }, () => ({ scope: 'all', values: { ttl_ms: 1 }, persistent: true })) }, 'body.more: must be an array of 1..15'],
   ])('rejects %s', (_what, b, error) => {
     const r = body(b);
     expect(r.ok).toBe(false);

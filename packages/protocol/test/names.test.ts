@@ -3,8 +3,16 @@ import { clusterNames, isValidClusterName } from '@authcache/protocol';
 describe('clusterNames', () => {
   it('derives every key and channel from the cluster prefix', () => {
     const n = clusterNames('authcache');
-    expect({ ...n, role: n.role('alice'), acksFor: n.acksFor('n1') }).toEqual({
+    expect({ ...n, role: n.role('alice'), acksFor: n.acksFor('n1'), rolePermissions: n.rolePermissions('alice'), lease: n.lease('relay') }).toEqual({
       cluster: 'authcache',
+      prefix: 'authcache:',
+      hashTagged: false,
+      secretMarker: 'authcache:secret-marker',
+      epochMaster: 'authcache:epoch:master',
+      audit: 'authcache:audit',
+      rolePermissions: 'authcache:perms:alice',
+      permissionsIndex: 'authcache:perms',
+      lease: 'authcache:lease:relay',
       seq: 'authcache:seq',
       epoch: 'authcache:epoch',
       log: 'authcache:log',

@@ -9,3 +9,5 @@ export { track } from './child-reaper';
 export { withConnection } from './redis-commands';
 export * from './postgres';
 export * from './ldap';
+export { startSentinel, spawnRedisServer, type SentinelHandle, type SentinelOptions, type RedisProcess } from './redis-sentinel';
+export { startRedisCluster, type RedisClusterHandle, type RedisClusterOptions } from './redis-cluster';

@@ -1,17 +1,42 @@
 /** Text output of authctl: nodetool-like lines for people and for grep/awk. --json bypasses all of it. */
 
-import type { CacheName, CacheSettings, LoginResult, NodeInfo, Propagation, RoleInfo, SettingsChange, SettingsView } from '../types';
+import {
+  CACHE_NAMES,
+  type AuthorizeResult,
+  type CacheName,
+  type CacheSettings,
+  type CacheStats,
+  type LoginResult,
+  type NodeInfo,
+  type PermissionGrant,
+  type Propagation,
+  type RoleInfo,
+  type RolePermissionGrant,
+  type SettingsChange,
+  type SettingsView,
+} from '../types';
+import { RefusedError } from './exit-codes';
 
-const CASSANDRA_NAMES: Record<CacheName, string> = { credentials: 'CredentialsCache', roles: 'RolesCache' };
+/** Cassandra's names of the caches (ImpersonationCache is OpenSearch's impersonation cache under the same scheme). */
+export const CASSANDRA_NAMES: Readonly<Record<string, string>> = Object.freeze({
+  credentials: 'CredentialsCache',
+  roles: 'RolesCache',
+  permissions: 'PermissionsCache',
+  impersonation: 'ImpersonationCache',
+});
+
+const cassandraName = (c: string): string => CASSANDRA_NAMES[c] ?? c;
 
 export function cacheLabel(caches: readonly CacheName[] | undefined): string {
-  const list = caches ?? (['credentials', 'roles'] as const);
-  return list.map((c) => CASSANDRA_NAMES[c]).join(' and ');
+  const list: readonly string[] = caches ?? CACHE_NAMES;
+  if (list.length <= 2) return list.map(cassandraName).join(' and ');
+  return `${list.slice(0, -1).map(cassandraName).join(', ')} and ${cassandraName(list[list.length - 1]!)}`;
 }
 
-/** Every cached entry a node holds: credentials cache plus roles cache. */
+/** Every cached entry a node holds, in every cache it reports. */
 export function entries(n: NodeInfo): number {
-  return (n.cache?.credentials?.size ?? 0) + (n.cache?.roles?.size ?? 0);
+  const caches = (n.cache ?? {}) as Partial<Record<string, CacheStats>>;
+  return Object.values(caches).reduce((sum, c) => sum + (c?.size ?? 0), 0);
 }
 
 /**
@@ -56,19 +81,25 @@ export function cacheSettingsLines(s: CacheSettings): string[] {
 
 /** One cache: exactly Cassandra's four lines. Every cache: each under its name. */
 export function settingsLines(view: SettingsView, cache: CacheName | undefined): string[] {
-  if (cache !== undefined) return cacheSettingsLines(view.settings[cache]);
+  const settings = view.settings as Partial<Record<string, CacheSettings>>;
+  if (cache !== undefined) {
+    const s = settings[cache];
+    // A node older than this authctl does not know the cache: say so instead of printing nothing.
+    if (s === undefined) throw new RefusedError(`the node reports no settings for ${cassandraName(cache)} (a node without that cache?)`);
+    return cacheSettingsLines(s);
+  }
   const out: string[] = [];
-  for (const c of ['credentials', 'roles'] as const) {
-    const s = view.settings[c];
+  for (const c of CACHE_NAMES) {
+    const s = settings[c];
     if (s === undefined) continue;
-    out.push(`${CASSANDRA_NAMES[c]}:`, ...cacheSettingsLines(s).map((l) => `  ${l}`));
+    out.push(`${cassandraName(c)}:`, ...cacheSettingsLines(s).map((l) => `  ${l}`));
   }
   return out;
 }
 
 /** Cassandra's setauthcacheconfig says "Changed Validity Period to 3000"; so do we, naming the cache. */
 export function settingsChangeLines(change: SettingsChange): string[] {
-  const target = change.cache === undefined ? cacheLabel(undefined) : CASSANDRA_NAMES[change.cache];
+  const target = change.cache === undefined ? cacheLabel(undefined) : cassandraName(change.cache);
   const lines: string[] = [];
   const say = (what: string, value: number | boolean | undefined) => {
     if (value !== undefined) lines.push(`Changed ${what} to ${value} for ${target}${change.persistent === true ? ' (persistent)' : ''}`);
@@ -105,4 +136,19 @@ export function loginAccepted(r: LoginResult): string {
 
 export function loginRejected(username: string, reason: string): string {
   return `Login rejected: ${username} (${reason})`;
+}
+
+/** CQL's LIST PERMISSIONS as a table: role, resource, permission (one line per permission, grep-able). */
+export function permissionTable(grants: ReadonlyArray<RolePermissionGrant | (PermissionGrant & { role?: string })>, role?: string): string[] {
+  const rows = [['role', 'resource', 'permission']];
+  for (const g of grants) for (const p of g.permissions) rows.push([g.role ?? role ?? '-', g.resource, p]);
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  '));
+}
+
+export function authorizeLine(username: string, resource: string, permission: string, r: AuthorizeResult): string {
+  const who = r.impersonated_by !== undefined ? `${r.username ?? username} (as ${r.impersonated_by})` : username;
+  return r.allowed
+    ? `Allowed: ${who} ${permission} ON ${resource} (via ${r.via ?? 'superuser'}; ${r.cached ? 'from cache' : 'checked against the backend'})`
+    : `Denied: ${who} ${permission} ON ${resource}`;
 }

@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { ConnectionError, HttpError, UnauthorizedError, UnavailableError } from '../errors';
 import { registerInvalidate } from './commands/invalidate';
 import { registerLogin } from './commands/login';
+import { registerPermissions } from './commands/permissions';
 import { registerRole } from './commands/role';
 import { registerSettings } from './commands/settings';
 import { registerRemoveNode, registerStatus } from './commands/status';
@@ -56,6 +57,7 @@ Examples:
   registerInvalidate(program, run);
   registerSettings(program, run);
   registerRole(program, run);
+  registerPermissions(program, run);
   registerLogin(program, run);
   registerRemoveNode(program, run);
   registerHelp(program);

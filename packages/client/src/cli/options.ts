@@ -25,20 +25,26 @@ export function parsePositiveInt(value: string): number {
   return n;
 }
 
-const CACHE_ALIASES: Record<string, CacheName> = {
+const CACHE_ALIASES: Readonly<Record<string, string>> = {
   credentialscache: 'credentials',
   credentials: 'credentials',
   rolescache: 'roles',
   roles: 'roles',
+  permissionscache: 'permissions',
+  permissions: 'permissions',
+  impersonationcache: 'impersonation',
+  impersonation: 'impersonation',
 };
 
-/** Cassandra's names (CredentialsCache, RolesCache) and ours (credentials, roles), any case. */
+/** Cassandra's names (CredentialsCache, RolesCache, PermissionsCache; ImpersonationCache) and ours, any case. */
 export function parseCacheName(value: string): CacheName {
-  const c = CACHE_ALIASES[value.toLowerCase()];
+  const c = Object.prototype.hasOwnProperty.call(CACHE_ALIASES, value.toLowerCase()) ? CACHE_ALIASES[value.toLowerCase()] : undefined;
   if (c === undefined) {
-    throw new InvalidArgumentError('must be CredentialsCache or RolesCache (or credentials, roles).');
+    throw new InvalidArgumentError(
+      'must be CredentialsCache, RolesCache, PermissionsCache or ImpersonationCache (or credentials, roles, permissions, impersonation).',
+    );
   }
-  return c;
+  return c as CacheName;
 }
 
 /** Role and user names go into a URL path segment; the SDK would refuse these later, less clearly. */

@@ -5,9 +5,15 @@
  * of the seq come from the codec's constants: the script is generated from them, so the frame
  * layout is known in one place only.
  *
- * KEYS: seq, log, epoch, then the keys the ops touch
+ * KEYS: seq, log, epoch, [epoch master,] then the keys the ops touch
  * ARGV: frame, log max length, channel, fresh epoch, then per op: name, key index, n, n arguments
  * Returns the seq, or {'guard', key} when an `expect` op did not hold (nothing written).
+ *
+ * Two variants (docs/architecture.md, "Redis topologies"): on a Redis Cluster the broadcast is
+ * SPUBLISH, so that it stays on the shard of the cluster's hash tag; where the master can change
+ * (Sentinel, Cluster) the script first ties the epoch to the master's run_id, so the first write on
+ * a promoted replica starts a new epoch and every node flushes instead of trusting seqs the new
+ * master may never have seen (its lost tail, reused for other updates).
  */
 import { FRAME_HEADER_BYTES, FRAME_SEQ_BYTES, FRAME_SEQ_OFFSET } from '@authcache/protocol';
 import type { StoreOp } from './transport';
@@ -18,6 +24,51 @@ const FIXED_ARGS = 4;
 const PREFIX_END = FRAME_SEQ_OFFSET;
 const SUFFIX_START = FRAME_SEQ_OFFSET + FRAME_SEQ_BYTES + 1;
 if (FRAME_SEQ_OFFSET + FRAME_SEQ_BYTES > FRAME_HEADER_BYTES) throw new Error('codec layout: the seq field lies outside the header');
+
+export interface ScriptVariant {
+  /** SPUBLISH (Redis Cluster sharded pub/sub) instead of PUBLISH. */
+  sharded: boolean;
+  /** KEYS[4] holds the run_id of the master the epoch belongs to; another master starts a new epoch. */
+  trackMaster: boolean;
+}
+
+/**
+ * Lua: the run_id of the server running the script. INFO is allowed in scripts; writes after it are
+ * replicated as effects (the default since Redis 5).
+ */
+export const RUN_ID_LUA = `string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')`;
+
+/** Lua, KEYS[3] epoch, KEYS[4] its master, ARGV[4] a fresh epoch: a new master starts a new epoch. */
+const TRACK_MASTER = `
+if redis.replicate_commands then redis.replicate_commands() end
+local run = ${RUN_ID_LUA}
+if redis.call('GET', KEYS[4]) ~= run then
+  redis.call('SET', KEYS[3], ARGV[4])
+  redis.call('SET', KEYS[4], run)
+end`;
+
+export function publishScript(v: ScriptVariant): string {
+  let lua = PUBLISH_SCRIPT;
+  if (v.trackMaster) lua = lua.replace("local seq = redis.call('INCR', KEYS[1])", `${TRACK_MASTER.trim()}\nlocal seq = redis.call('INCR', KEYS[1])`);
+  if (v.sharded) lua = lua.replace("redis.call('PUBLISH', ARGV[3], frame)", "redis.call('SPUBLISH', ARGV[3], frame)");
+  return lua;
+}
+
+/**
+ * KEYS: seq, epoch, epoch master. ARGV: a fresh epoch. Answers {seq, epoch} after tying the epoch
+ * to the current master (see publishScript): run only when a read found another master's epoch.
+ */
+export const ROTATE_EPOCH_SCRIPT = `
+if redis.replicate_commands then redis.replicate_commands() end
+local run = ${RUN_ID_LUA}
+local epoch = redis.call('GET', KEYS[2])
+if not epoch or redis.call('GET', KEYS[3]) ~= run then
+  epoch = ARGV[1]
+  redis.call('SET', KEYS[2], epoch)
+  redis.call('SET', KEYS[3], run)
+end
+return { redis.call('GET', KEYS[1]) or '0', epoch }
+`;
 
 export const PUBLISH_SCRIPT = `
 local ops = {}
@@ -72,8 +123,10 @@ export interface ScriptCall {
  * The KEYS and ARGV of one publish. Ops that would write nothing (an hset of no field) are left
  * out, since Redis refuses them and the script would stop half way.
  */
-export function publishCall(fixed: { seq: string; log: string; epoch: string }, frame: Buffer, logMaxLen: number, channel: string, freshEpoch: string, ops: readonly StoreOp[]): ScriptCall {
+export function publishCall(fixed: { seq: string; log: string; epoch: string; epochMaster?: string }, frame: Buffer, logMaxLen: number, channel: string, freshEpoch: string, ops: readonly StoreOp[]): ScriptCall {
   const keys = [fixed.seq, fixed.log, fixed.epoch];
+  // The tracked variant reads KEYS[4]: it comes before the ops' keys.
+  if (fixed.epochMaster !== undefined) keys.push(fixed.epochMaster);
   const index = new Map<string, number>();
   const keyIndex = (key: string): number => {
     let at = index.get(key);

@@ -1,14 +1,16 @@
 /**
  * The Redis implementation of BusTransport (docs/architecture.md, "Adding a transport"): one
  * command connection, one subscriber connection, and the publish script. It knows frames only
- * as bytes; seq rules, verification and acks are the replicator's.
+ * as bytes; seq rules, verification and acks are the replicator's. The same class serves a single
+ * Redis, Sentinel and Redis Cluster ("Redis topologies"): sharded pub/sub, the epoch tied to the
+ * master, and WAIT for replicas are options.
  */
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ClusterNames } from '@authcache/protocol';
 import type { Metrics } from '../metrics';
-import { PUBLISH_SCRIPT, publishCall } from './publish-script';
+import { ROTATE_EPOCH_SCRIPT, publishCall, publishScript } from './publish-script';
 import { TransportError, type BusTransport, type LogEntry, type Position, type StoreOp, type TransportHandlers } from './transport';
 
 export interface RedisTransportOptions {
@@ -21,9 +23,32 @@ export interface RedisTransportOptions {
   logMaxLen: number;
   log: Logger;
   metrics: Metrics;
+  /** SPUBLISH / SSUBSCRIBE (Redis Cluster); default false. */
+  sharded?: boolean;
+  /** The master can change (Sentinel, Cluster): tie the epoch to its run_id; default false. */
+  trackMaster?: boolean;
+  /** Replicas that must confirm each publish (WAIT); 0 or undefined: do not wait. */
+  minReplicas?: number;
+  /** WAIT's timeout; default 100 ms. */
+  replicaWaitMs?: number;
 }
 
-type WithPublish = Redis & { authcachePublish(...args: Array<string | Buffer | number>): Promise<number | string[]> };
+/**
+ * The publish was written, broadcast and logged by the master, but fewer replicas than required
+ * confirmed it within the wait: a failover now could lose it. Its outcome is `unknown` (504): it
+ * may stand. `seq` and `replicated` are what the admin answer reports (DESIGN §11).
+ */
+export class ReplicationError extends TransportError {
+  constructor(readonly seq: number, readonly replicated: number, readonly required: number) {
+    super('unknown', `${replicated} of ${required} required replicas confirmed update ${seq}: not confirmed durable`);
+    this.name = 'ReplicationError';
+  }
+}
+
+type Scripted = Redis & {
+  authcachePublish(...args: Array<string | Buffer | number>): Promise<number | string[]>;
+  authcacheRotateEpoch(seq: string, epoch: string, master: string, fresh: string): Promise<[string, string]>;
+};
 
 /** Messages ioredis gives when a command was never written to the socket. */
 const NEVER_SENT = [/Stream isn't writeable/i, /ECONNREFUSED/, /ENOTFOUND/, /EHOSTUNREACH/, /ENETUNREACH/, /EAI_AGAIN/];
@@ -44,25 +69,44 @@ export function classify(err: unknown): TransportError {
 }
 
 export class RedisTransport implements BusTransport {
-  private readonly cmd: WithPublish;
+  private readonly cmd: Scripted;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   private readonly listeners: Array<[Redis, string, (...a: any[]) => void]> = [];
   private readonly ackChannel: string;
+  private readonly sharded: boolean;
+  private readonly trackMaster: boolean;
+  private readonly minReplicas: number;
+  private readonly replicaWaitMs: number;
 
   constructor(private readonly o: RedisTransportOptions) {
-    this.cmd = o.cmd as WithPublish;
+    this.cmd = o.cmd as Scripted;
+    this.sharded = o.sharded ?? false;
+    this.trackMaster = o.trackMaster ?? false;
+    this.minReplicas = o.minReplicas ?? 0;
+    this.replicaWaitMs = o.replicaWaitMs ?? 100;
     // No numberOfKeys: the ops decide how many keys one publish touches.
-    this.cmd.defineCommand('authcachePublish', { lua: PUBLISH_SCRIPT });
+    this.cmd.defineCommand('authcachePublish', { lua: publishScript({ sharded: this.sharded, trackMaster: this.trackMaster }) });
+    this.cmd.defineCommand('authcacheRotateEpoch', { numberOfKeys: 3, lua: ROTATE_EPOCH_SCRIPT });
     this.ackChannel = o.names.acksFor(o.nodeId);
   }
 
   async start(h: TransportHandlers): Promise<void> {
-    this.on(this.o.sub, 'messageBuffer', (channel: Buffer, message: Buffer) => {
+    const onMessage = (channel: Buffer, message: Buffer) => {
       const name = channel.toString();
       if (name === this.ackChannel) h.onAck(message);
       else if (name === this.o.names.updates) h.onUpdate(message);
-    });
-    await this.o.sub.subscribe(this.o.names.updates, this.ackChannel);
+    };
+    if (this.sharded) {
+      // Both channels carry the cluster's hash tag: one SSUBSCRIBE, on the shard that holds the slot.
+      this.on(this.o.sub, 'smessageBuffer', onMessage);
+      await this.o.sub.ssubscribe(this.o.names.updates, this.ackChannel);
+      // A shard's failover or a moved slot re-creates / re-subscribes the sharded subscribers:
+      // updates may have been missed meanwhile.
+      for (const event of ['+subscriber', 'subscribersReady']) this.on(this.o.sub, event, () => h.onReconnect());
+    } else {
+      this.on(this.o.sub, 'messageBuffer', onMessage);
+      await this.o.sub.subscribe(this.o.names.updates, this.ackChannel);
+    }
     for (const [name, conn] of [['commands', this.o.cmd], ['subscriber', this.o.sub]] as const) {
       this.on(conn, 'ready', () => {
         this.o.metrics.reconnects.labels(name).inc();
@@ -81,6 +125,33 @@ export class RedisTransport implements BusTransport {
   }
 
   async position(): Promise<Position> {
+    return this.trackMaster ? this.trackedPosition() : this.plainPosition();
+  }
+
+  /**
+   * Where the master can change: the epoch counts only if it belongs to the master answering now.
+   * Read with plain reads (so it works while writes are paused); rotated by a script only when
+   * another master's epoch is found, i.e. once per failover.
+   */
+  private async trackedPosition(): Promise<Position> {
+    const n = this.o.names;
+    try {
+      // One pipeline: the same connection, hence the same server, answers both.
+      const res = await this.o.cmd.pipeline().mget(n.seq, n.epoch, n.epochMaster).info('server').exec();
+      const [[e1, values], [e2, info]] = res as [[Error | null, Array<string | null>], [Error | null, string]];
+      if (e1 || e2) throw e1 ?? e2;
+      const [seq, epoch, master] = values;
+      const run = /run_id:([0-9a-f]+)/.exec(info)?.[1];
+      if (epoch != null && master === run) return { seq: Number(seq ?? 0), epoch };
+      const [seqNow, epochNow] = await this.cmd.authcacheRotateEpoch(n.seq, n.epoch, n.epochMaster, randomUUID());
+      if (epoch != null) this.o.log.warn({ master: run }, 'a new redis master (failover or restart): new epoch, every node flushes once');
+      return { seq: Number(seqNow), epoch: epochNow };
+    } catch (err) {
+      throw classify(err);
+    }
+  }
+
+  private async plainPosition(): Promise<Position> {
     const n = this.o.names;
     try {
       const [seq, epoch] = await this.o.cmd.mget(n.seq, n.epoch);
@@ -98,15 +169,40 @@ export class RedisTransport implements BusTransport {
   async publish(frame: Buffer, ops: readonly StoreOp[]): Promise<number> {
     if (!this.isReady()) throw new TransportError('not_applied', `redis is not connected (${this.o.cmd.status})`);
     const n = this.o.names;
-    const call = publishCall({ seq: n.seq, log: n.log, epoch: n.epoch }, frame, this.o.logMaxLen, n.updates, randomUUID(), ops);
+    const fixed = { seq: n.seq, log: n.log, epoch: n.epoch, ...(this.trackMaster ? { epochMaster: n.epochMaster } : {}) };
+    const call = publishCall(fixed, frame, this.o.logMaxLen, n.updates, randomUUID(), ops);
+    if (this.minReplicas > 0) return this.publishAndWait(call.keys, call.args);
     let reply: number | string[];
     try {
       reply = await this.cmd.authcachePublish(call.keys.length, ...call.keys, ...call.args);
     } catch (err) {
       throw classify(err);
     }
-    if (Array.isArray(reply)) throw new TransportError('guard', `guard on ${String(reply[1])} did not hold: nothing written`, String(reply[1]));
-    return Number(reply);
+    return seqOf(reply);
+  }
+
+  /**
+   * The script and WAIT in one pipeline: the same connection, so WAIT counts the replicas that hold
+   * this write (docs/architecture.md, "Redis topologies"); on a Redis Cluster the keyed script
+   * takes the keyless WAIT to the shard of the slot. Fewer than required: a ReplicationError.
+   */
+  private async publishAndWait(keys: string[], args: Array<string | Buffer | number>): Promise<number> {
+    let res: Array<[Error | null, unknown]> | null;
+    try {
+      const p = this.cmd.pipeline() as unknown as { authcachePublish(...a: unknown[]): unknown; call(...a: unknown[]): unknown; exec(): Promise<Array<[Error | null, unknown]> | null> };
+      p.authcachePublish(keys.length, ...keys, ...args);
+      p.call('WAIT', this.minReplicas, this.replicaWaitMs);
+      res = await p.exec();
+    } catch (err) {
+      throw classify(err);
+    }
+    const [published, waited] = res ?? [];
+    if (!published || published[0]) throw classify(published?.[0] ?? new Error('no reply to the publish'));
+    const seq = seqOf(published[1] as number | string[]);
+    // The write is in: a failed WAIT says nothing of the replicas, so the outcome is unknown.
+    const replicated = waited && !waited[0] ? Number(waited[1]) : 0;
+    if (replicated < this.minReplicas) throw new ReplicationError(seq, replicated, this.minReplicas);
+    return seq;
   }
 
   async readLog(from: number, to: number): Promise<LogEntry[]> {
@@ -128,7 +224,8 @@ export class RedisTransport implements BusTransport {
 
   async sendAck(origin: string, frame: Buffer): Promise<void> {
     try {
-      await this.o.cmd.publish(this.o.names.acksFor(origin), frame);
+      const channel = this.o.names.acksFor(origin);
+      await (this.sharded ? this.o.cmd.spublish(channel, frame) : this.o.cmd.publish(channel, frame));
     } catch (err) {
       throw classify(err);
     }
@@ -139,4 +236,9 @@ export class RedisTransport implements BusTransport {
     conn.on(event, fn);
     this.listeners.push([conn, event, fn]);
   }
+}
+
+function seqOf(reply: number | string[]): number {
+  if (Array.isArray(reply)) throw new TransportError('guard', `guard on ${String(reply[1])} did not hold: nothing written`, String(reply[1]));
+  return Number(reply);
 }

@@ -11,6 +11,8 @@ import { clusterRoutes } from './routes/cluster';
 import { auditRoutes } from './routes/audit';
 import { eventRoutes } from './routes/events';
 import { consoleRoutes } from './routes/console';
+import { authorizeRoutes } from './routes/authorize';
+import { permissionRoutes } from './routes/permissions';
 import { AuditLog, auditKey } from '../audit/audit-log';
 import { auditMetrics, eventClientsGauge } from '../audit/metrics';
 import { installAuditHooks } from '../audit/audit-hooks';
@@ -113,6 +115,8 @@ export function buildServer(node: AuthcacheNode): FastifyInstance {
     cacheRoutes(scope, node, admin);
     settingsRoutes(scope, node, admin);
     roleRoutes(scope, node, admin);
+    permissionRoutes(scope, node.permissions, admin);
+    authorizeRoutes(scope, node.permissions);
     auditRoutes(scope, node, admin, audit);
     endStreams = eventRoutes(scope, node, admin, hub);
     consoleRoutes(scope);

@@ -72,11 +72,27 @@ export interface MemberStore {
   marker(mine: string): Promise<string | null>;
 }
 
+/**
+ * BEAT reads and writes members, seq and the marker in one script: on a Redis Cluster all three
+ * must share a slot. The members key carries the cluster's hash tag (`{cluster}:members`,
+ * names.ts); a marker named without it (`cluster:secret-marker`) is moved under the same tag
+ * (docs/architecture.md, "Redis topologies"). Without a hash tag nothing changes.
+ */
+export function sameSlot(marker: string, members: string): string {
+  const tag = /^\{([^}]+)\}:/.exec(members);
+  if (!tag || marker.startsWith(`{${tag[1]}}`)) return marker;
+  const plain = `${tag[1]}:`;
+  return `{${tag[1]}}:${marker.startsWith(plain) ? marker.slice(plain.length) : marker}`;
+}
+
 /** The Redis store: typed calls of the scripts on one connection (EVALSHA, EVAL on a Redis that lost its script cache). */
 export class MembershipScripts implements MemberStore {
   private readonly r: ScriptedRedis;
 
-  constructor(redis: Redis, private readonly keys: MemberKeys) {
+  private readonly keys: MemberKeys;
+
+  constructor(redis: Redis, keys: MemberKeys) {
+    this.keys = { ...keys, marker: sameSlot(keys.marker, keys.members) };
     redis.defineCommand('authcacheMemberBeat', { numberOfKeys: 3, lua: BEAT });
     redis.defineCommand('authcacheMemberRead', { numberOfKeys: 2, lua: READ });
     redis.defineCommand('authcacheMemberDeleteIf', { numberOfKeys: 1, lua: DELETE_IF });

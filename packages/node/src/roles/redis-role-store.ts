@@ -144,6 +144,9 @@ export class RedisRoleStore implements RoleStore {
         { op: 'expect', key, exists: true },
         { op: 'del', key },
         { op: 'srem', key: this.names.rolesIndex, members: [name] },
+        // Its permissions go with it, as Cassandra drops a dropped role's: a role created again under the name starts with none.
+        { op: 'del', key: this.names.rolePermissions(name) },
+        { op: 'srem', key: this.names.permissionsIndex, members: [name] },
       ];
       // Revoked from every role it was granted to, in the same step.
       for (const r of all) {

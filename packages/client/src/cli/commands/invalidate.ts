@@ -9,7 +9,7 @@ import type { RunAction, Session } from '../session';
 const VERBS: Array<{ name: string; caches: CacheName[] | undefined; what: string; summary: string }> = [
   { name: 'invalidatecredentialscache', caches: ['credentials'], what: 'the credentials cache (password hashes and verifiers)', summary: 'CredentialsCache' },
   { name: 'invalidaterolescache', caches: ['roles'], what: 'the roles cache (resolved role grants)', summary: 'RolesCache' },
-  { name: 'invalidateauthcaches', caches: undefined, what: 'every auth cache (credentials and roles)', summary: 'both caches' },
+  { name: 'invalidateauthcaches', caches: undefined, what: 'every auth cache (credentials, roles, permissions, impersonation)', summary: 'every cache' },
 ];
 
 export function registerInvalidate(program: Command, run: RunAction): void {

@@ -6,7 +6,8 @@ import { parseCacheName, parseNonNegativeInt, parsePositiveInt, refuseContradict
 import type { RunAction, Session } from '../session';
 import { partialExit } from './partial';
 
-const CACHE_NAME_HELP = 'CredentialsCache or RolesCache (also credentials, roles); default: every cache';
+const CACHE_NAME_HELP =
+  'CredentialsCache, RolesCache, PermissionsCache or ImpersonationCache (also credentials, roles, permissions, impersonation); default: every cache';
 
 export function registerSettings(program: Command, run: RunAction): void {
   program
@@ -49,7 +50,8 @@ Without --cache-name the change applies to every cache; with it, to that cache a
 Examples:
   authctl setauthcacheconfig --ttl-minutes 30
   authctl setauthcacheconfig --cache-name CredentialsCache --validity-period 2000 --update-interval 1000 --enable-active-update
-  authctl setauthcacheconfig --cache-name roles --max-entries 5000 --persistent`,
+  authctl setauthcacheconfig --cache-name roles --max-entries 5000 --persistent
+  authctl setauthcacheconfig --cache-name PermissionsCache --validity-period 60000 --update-interval 10000`,
     )
     .action((opts: SettingsFlags, cmd: Command) => run(cmd, (s) => setConfig(s, opts)));
   // The TTL and refresh forms are checked with their values (settingsChangeFrom); these carry none.

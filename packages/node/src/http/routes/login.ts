@@ -3,6 +3,7 @@ import type { AuthcacheNode } from '../../node';
 import { HttpError } from '../../errors';
 import { authenticate } from '../authenticate';
 import type { LoginOutcome } from '../../cache/auth-cache';
+import { impersonationTarget } from './authorize';
 
 export const MAX_USERNAME = 256;
 /** bcrypt reads 72 bytes; anything far longer is not a password but an attempt to waste our time. */
@@ -28,6 +29,7 @@ const loginReply = {
       superuser: { type: 'boolean' },
       cached: { type: 'boolean' },
       node: { type: 'string' },
+      impersonated_by: { type: 'string' },
     },
   },
 } as const;
@@ -56,7 +58,16 @@ export function loginRoutes(app: FastifyInstance, node: AuthcacheNode): void {
     const { username } = req.body;
     const answer = (r: LoginOutcome) =>
       r.ok ? reply.send({ username, roles: r.roles, superuser: r.superuser, cached: r.cached, node: nodeId }) : reply.code(401).send(INVALID);
+    // OpenSearch's impersonation (DESIGN §10): the body's user logs in, the answer is the target's.
+    const target = impersonationTarget(req);
     const r = authenticate(node, username, req.body.password, req.ip);
+    if (target !== undefined) {
+      return Promise.resolve(r).then(async (o) => {
+        if (!o.ok) return reply.code(401).send(INVALID);
+        const t = await node.permissions.impersonate(username, target);
+        return reply.send({ username: target, roles: t.roles, superuser: t.superuser, cached: o.cached, node: nodeId, impersonated_by: username });
+      });
+    }
     return r instanceof Promise ? r.then(answer) : answer(r);
   });
 
@@ -65,6 +76,11 @@ export function loginRoutes(app: FastifyInstance, node: AuthcacheNode): void {
     if (!creds) return reply.code(401).header('www-authenticate', 'Basic realm="authcache"').send({ error: 'HTTP Basic credentials required' });
     const r = await authenticate(node, creds.username, creds.password, req.ip);
     if (!r.ok) return reply.code(401).header('www-authenticate', 'Basic realm="authcache"').send(INVALID);
+    const target = impersonationTarget(req);
+    if (target !== undefined) {
+      const t = await node.permissions.impersonate(creds.username, target);
+      return { user_name: target, roles: t.roles, backend_roles: t.roles, superuser: t.superuser, node: nodeId, impersonated_by: creds.username };
+    }
     return { user_name: creds.username, roles: r.roles, backend_roles: r.roles, superuser: r.superuser, node: nodeId };
   });
 }

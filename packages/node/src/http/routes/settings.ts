@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { validateSettingsValues, type Propagation, type SetSettingsBody, type SettingsValues } from '@authcache/protocol';
+import { CACHE_NAMES, validateSettingsValues, type CacheName, type Propagation, type SetSettingsBody, type SettingsValues } from '@authcache/protocol';
 import type { AuthcacheNode } from '../../node';
 import type { AdminGuard } from '../admin-auth';
 import { PROTOCOL_CARRIES, settingsDefaults, type Layer, type LayerChange } from '../../cache/settings';
@@ -13,7 +13,7 @@ const settingsBody = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    cache: { type: 'string', enum: ['credentials', 'roles'] },
+    cache: { type: 'string', enum: [...CACHE_NAMES] },
     ttl_ms: { type: 'integer' },
     max_entries: { type: 'integer' },
     refresh_ms: { type: 'integer' },
@@ -23,7 +23,7 @@ const settingsBody = {
 } as const;
 
 interface SettingsBody extends SettingsValues {
-  cache?: 'credentials' | 'roles';
+  cache?: CacheName;
   persistent?: boolean;
 }
 

@@ -1,4 +1,4 @@
-import { clusterNames } from '@authcache/protocol';
+import type { ClusterNames } from '@authcache/protocol';
 import { Lease } from '../../lease';
 import type { BackendDeps } from '../backends';
 import type { RoleStore } from '../role-store';
@@ -13,8 +13,8 @@ export { ChangePoller } from './change-poller';
 export { Directory } from './directory';
 
 /** Redis keys of the change poller: the lease (one polling node per cluster) and the mark it resumes from. */
-export function pollerKeys(cluster: string): { lease: string; mark: string } {
-  const lease = clusterNames(cluster).lease('ldap-poller');
+export function pollerKeys(names: ClusterNames): { lease: string; mark: string } {
+  const lease = names.lease('ldap-poller');
   return { lease, mark: `${lease}:mark` };
 }
 
@@ -25,7 +25,7 @@ export function pollerKeys(cluster: string): { lease: string; mark: string } {
 export function createLdapStore(config: LdapConfig, deps: BackendDeps): RoleStore {
   const log = deps.log.child({ component: 'ldap' });
   const dir = new Directory(config, log);
-  const keys = pollerKeys(deps.names.cluster);
+  const keys = pollerKeys(deps.names);
   const poller =
     config.pollMs > 0
       ? new ChangePoller({

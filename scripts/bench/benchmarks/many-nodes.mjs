@@ -1,0 +1,138 @@
+// Many nodes (issue 16): the cluster-wide flush round trip (publish, apply on every node, every node
+// acked) at 3, 8, 16 and 32 real node processes, against a Redis PING from the same process; the
+// Redis commands one update costs (INFO commandstats around the flushes, the background of the same
+// length subtracted); and each node's RSS, with a bounded heap. docs/architecture.md, "Propagation".
+import { performance } from 'node:perf_hooks';
+import { Redis } from '../lib/deps.mjs';
+import { figure } from '../lib/figures.mjs';
+import { json, keepAliveAgent } from '../lib/http.mjs';
+import { scrape } from '../lib/metrics.mjs';
+import { admin, profileFromHere, startBenchCluster } from '../lib/nodes.mjs';
+import { latencyHistogram, recordMs, round, summarize } from '../lib/stats.mjs';
+import { pause } from '../lib/wait.mjs';
+
+const SIZES = [3, 8, 16, 32];
+const QUICK_SIZES = [3, 8];
+const WARMUP = 20;
+const MIB = 1024 * 1024;
+/** Bounded memory: 32 node processes on one machine, none may grow without limit. */
+const NODE_ENV = { NODE_OPTIONS: '--max-old-space-size=96', AUTHCACHE_CACHE_WARMING: 'false', UV_THREADPOOL_SIZE: '2' };
+/** The bench's own commands, not the cluster's. */
+const OURS = new Set(['info', 'ping', 'flushall', 'config|resetstat', 'config']);
+
+export default {
+  name: 'many-nodes',
+  title: `flush round trip with every node acked, Redis commands per update and RSS at ${SIZES.join(', ')} nodes, against a Redis PING`,
+  async run(ctx) {
+    const sizes = ctx.quick ? QUICK_SIZES : SIZES;
+    const calls = ctx.quick ? 60 : 300;
+    const figures = [];
+    const details = { calls, sizes: {} };
+    for (const size of sizes) {
+      ctx.progress.update(`starting ${size} nodes`);
+      const cluster = await startBenchCluster(ctx, this.name, size, NODE_ENV, (n) => ctx.progress.update(`started ${n}/${size} nodes`));
+      const agent = keepAliveAgent(1);
+      const redis = new Redis(ctx.redis.url, { lazyConnect: true });
+      try {
+        await redis.connect();
+        const ping = latencyHistogram();
+        for (let i = 0; i < WARMUP + calls; i++) {
+          const t = performance.now();
+          await redis.ping();
+          if (i >= WARMUP) recordMs(ping, performance.now() - t);
+        }
+
+        const url = `${cluster.nodes[0].url}/v1/cache`;
+        const flushOnce = async () => {
+          const r = await json(url, { method: 'DELETE', headers: admin(cluster), agent });
+          if (r.status !== 200) throw new Error(`DELETE /v1/cache: HTTP ${r.status} ${r.body.slice(0, 300)}`);
+          const nodes = r.json?.nodes;
+          return { ms: r.ms, full: Boolean(nodes && nodes.total === size && nodes.failed === 0 && nodes.successful === size) };
+        };
+        for (let i = 0; i < WARMUP; i++) await flushOnce();
+
+        // Background: heartbeats and anti-entropy of `size` nodes over as long as the flushes take.
+        profileFromHere(ctx, cluster.nodes);
+        const flush = latencyHistogram();
+        let partial = 0;
+        const before = await commandStats(redis);
+        const t0 = performance.now();
+        for (let i = 0; i < calls; i++) {
+          const r = await flushOnce();
+          if (!r.full) partial++;
+          recordMs(flush, r.ms);
+          if (i % 10 === 0) ctx.progress.update(`${size} nodes: flush ${i}/${calls}`);
+        }
+        const busyMs = performance.now() - t0;
+        const during = diff(await commandStats(redis), before);
+        ctx.progress.update(`${size} nodes: measuring the background for ${Math.round(busyMs)} ms`);
+        const idleFrom = await commandStats(redis);
+        await pause(busyMs);
+        const idle = diff(await commandStats(redis), idleFrom);
+        // A flush some node did not ack in time is a finding (reported), not a reason to lose the size.
+        if (partial) ctx.progress.note(`${size} nodes: ${partial} of ${calls} flushes did not report all ${size} nodes applied`);
+
+        const perUpdate = {};
+        for (const [cmd, n] of Object.entries(during)) {
+          const net = (n - (idle[cmd] ?? 0)) / calls;
+          if (Math.abs(net) >= 0.05) perUpdate[cmd] = round(net, 2);
+        }
+        const commands = Object.values(perUpdate).reduce((a, b) => a + b, 0);
+        const rss = await Promise.all(cluster.nodes.map((n) => scrape(n.url).then((m) => m.rss)));
+        const f = summarize(flush);
+        const p = summarize(ping);
+        const rssMean = rss.reduce((a, b) => a + b, 0) / rss.length / MIB;
+        ctx.progress.note(
+          `${size} nodes: flush p50 ${f.p50_ms} ms, p99 ${f.p99_ms} ms (PING p50 ${p.p50_ms} ms); ${round(commands, 1)} Redis commands per update ${JSON.stringify(perUpdate)}; RSS mean ${rssMean.toFixed(1)} MiB, max ${(Math.max(...rss) / MIB).toFixed(1)} MiB`,
+        );
+        details.sizes[size] = { flush: f, ping: p, not_fully_acked: partial, commands_per_update: perUpdate, background_commands_per_s: perSecond(idle, busyMs), rss_bytes: rss };
+        const target = size === 3 ? 0.6 : size === 32 ? 8 : null;
+        figures.push(
+          figure({
+            id: `many_${size}_flush_p50`,
+            name: `flush round trip p50, ${size} nodes, every node acked`,
+            value: f.p50_ms,
+            unit: 'ms',
+            baseline: { name: 'Redis PING', value: p.p50_ms, unit: 'ms' },
+            target: target === null ? null : { on: 'value', op: '<=', value: target, unit: 'ms', text: `≤ ${target} ms` },
+          }),
+          figure({ id: `many_${size}_flush_p99`, name: `flush round trip p99, ${size} nodes`, value: f.p99_ms, unit: 'ms', baseline: { name: 'Redis PING', value: p.p99_ms, unit: 'ms' } }),
+          figure({ id: `many_${size}_fully_acked`, name: `flushes acked by all ${size} nodes`, value: (100 * (calls - partial)) / calls, unit: '%', target: { on: 'value', op: '>=', value: 100, unit: '%', text: '100 %' } }),
+          figure({ id: `many_${size}_commands`, name: `Redis commands per update, ${size} nodes`, value: commands, unit: 'commands', ratio: commands / size }),
+          figure({ id: `many_${size}_rss`, name: `RSS per node (mean), ${size} nodes`, value: rssMean, unit: 'MiB', baseline: { name: 'largest node', value: Math.max(...rss) / MIB, unit: 'MiB' }, ratio: null }),
+        );
+      } finally {
+        redis.disconnect();
+        agent.destroy();
+        ctx.progress.update(`stopping ${size} nodes`);
+        await cluster.stop();
+      }
+    }
+    const notes = [
+      `${calls} sequential DELETE /v1/cache calls to the first node (after ${WARMUP} warm-up calls), each checked to report every node applied; baseline: sequential PINGs (ioredis) from the bench to the same Redis`,
+      'commands per update: INFO commandstats delta over the flushes minus the delta over an idle window of the same length (heartbeats, anti-entropy), divided by the calls; ratio = commands per node',
+      `nodes run with ${Object.entries(NODE_ENV).map(([k, v]) => `${k}=${v}`).join(' ')} (bounded heap, no warm start); RSS read from each node's /metrics after the flushes`,
+    ];
+    return { figures, notes, details };
+  },
+};
+
+/** `cmdstat_<name>:calls=N,...` of INFO commandstats, as name -> calls (the bench's own left out). */
+async function commandStats(redis) {
+  const out = {};
+  for (const line of (await redis.info('commandstats')).split('\n')) {
+    const m = /^cmdstat_([^:]+):calls=(\d+)/.exec(line.trim());
+    if (m && !OURS.has(m[1])) out[m[1]] = Number(m[2]);
+  }
+  return out;
+}
+
+function diff(after, before) {
+  const out = {};
+  for (const [k, v] of Object.entries(after)) out[k] = v - (before[k] ?? 0);
+  return out;
+}
+
+function perSecond(counts, ms) {
+  return Object.fromEntries(Object.entries(counts).filter(([, n]) => n > 0).map(([k, n]) => [k, round((n * 1000) / ms, 1)]));
+}

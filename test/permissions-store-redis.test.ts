@@ -1,0 +1,104 @@
+/**
+ * The permission-store contract against the Redis store on a real Redis, writing through the real
+ * publish script: a grant's rows and its invalidation are one atomic step, so a publish that fails
+ * (the guard of another writer, Redis down) leaves no grant behind. Also: the key layout of
+ * names.ts (`perms:ROLE` hash, `perms` index), which other nodes and operators read.
+ */
+import { randomBytes } from 'node:crypto';
+import Redis from 'ioredis';
+import { clusterNames, createCodec, type ClusterNames } from '@authcache/protocol';
+import { startRedis, type RedisHandle } from '@authcache/testkit';
+import { RedisTransport } from '../packages/node/src/bus/redis-transport';
+import type { StoreOp } from '../packages/node/src/bus/transport';
+import { RedisPermissionStore } from '../packages/node/src/permissions/redis-permission-store';
+import { describePermissionStore, propagation } from '../packages/node/test/permissions-support';
+import { silentLog } from '../packages/node/test/fakes';
+import { Metrics } from '../packages/node/src/metrics';
+
+let redis: RedisHandle;
+beforeAll(async () => {
+  redis = await startRedis();
+}, 30_000);
+afterAll(async () => redis?.stop());
+
+function harness(): { names: ClusterNames; cmd: Redis; sub: Redis; transport: RedisTransport; publish: (ops: StoreOp[]) => Promise<ReturnType<typeof propagation>>; published: StoreOp[][] } {
+  const names = clusterNames(`ps${randomBytes(4).toString('hex')}`);
+  const codec = createCodec('contract-secret');
+  const cmd = new Redis(redis.url, { maxRetriesPerRequest: 0 });
+  const sub = new Redis(redis.url, { lazyConnect: true });
+  const transport = new RedisTransport({ cmd, sub, names, nodeId: 'contract', logMaxLen: 10_000, log: silentLog, metrics: new Metrics() });
+  const published: StoreOp[][] = [];
+  const publish = async (ops: StoreOp[]) => {
+    published.push(ops);
+    const frame = codec.encode({ kind: 'flush_users', id: randomBytes(8).toString('hex'), origin: 'contract', ts: Date.now(), body: { usernames: ['x'] } });
+    return propagation(await transport.publish(frame, ops));
+  };
+  return { names, cmd, sub, transport, publish, published };
+}
+
+describePermissionStore('redis', async () => {
+  const h = harness();
+  await h.cmd.ping();
+  return {
+    store: new RedisPermissionStore(h.cmd, h.names),
+    published: h.published,
+    publish: h.publish,
+    close: async () => {
+      h.cmd.disconnect();
+      h.sub.disconnect();
+    },
+  };
+});
+
+describe('redis permission store: layout and atomicity', () => {
+  let h: ReturnType<typeof harness>;
+  let store: RedisPermissionStore;
+  beforeEach(async () => {
+    h = harness();
+    store = new RedisPermissionStore(h.cmd, h.names);
+    await h.cmd.ping();
+  });
+  afterEach(() => {
+    h.cmd.disconnect();
+    h.sub.disconnect();
+  });
+
+  test('keys of names.ts: a hash per role (resource → JSON list) and the index of roles', async () => {
+    await store.grant('readers', 'data/ks', ['SELECT'], h.publish);
+    expect(await h.cmd.hgetall(h.names.rolePermissions('readers'))).toEqual({ 'data/ks': '["SELECT"]' });
+    expect(await h.cmd.smembers(h.names.permissionsIndex)).toEqual(['readers']);
+    await store.revoke('readers', 'data/ks', ['SELECT'], h.publish);
+    expect(await h.cmd.exists(h.names.rolePermissions('readers'))).toBe(0);
+    expect(await h.cmd.smembers(h.names.permissionsIndex)).toEqual([]);
+    // The write and its frame are one script: every write appended one frame to the log.
+    expect(Number(await h.cmd.get(h.names.seq))).toBe(2);
+    expect(await h.cmd.xlen(h.names.log)).toBe(2);
+  });
+
+  test('a publish refused by a guard writes nothing', async () => {
+    const guarded = (ops: StoreOp[]) => h.publish([{ op: 'expect', key: `${h.names.cluster}:nothing-here`, exists: true }, ...ops]);
+    await expect(store.grant('g', 'data', ['SELECT'], guarded)).rejects.toMatchObject({ kind: 'conflict' });
+    expect(await h.cmd.exists(h.names.rolePermissions('g'))).toBe(0);
+    expect(await h.cmd.xlen(h.names.log)).toBe(0);
+  });
+
+  test('a hand-written unreadable value reads as no grant, and a grant repairs it', async () => {
+    await h.cmd.hset(h.names.rolePermissions('r'), 'data', 'not json', 'data/ok', '["SELECT"]');
+    const g = await store.grantsOf(['r']);
+    expect([...g.get('r')!.keys()]).toEqual(['data/ok']);
+    await store.grant('r', 'data', ['MODIFY'], h.publish);
+    expect(await h.cmd.hget(h.names.rolePermissions('r'), 'data')).toBe('["MODIFY"]');
+  });
+
+  test('concurrent grants on one role from one node all land', async () => {
+    await Promise.all(['A', 'B', 'C', 'D', 'E'].map((p) => store.grant('c', 'data', [p], h.publish)));
+    expect(await h.cmd.hget(h.names.rolePermissions('c'), 'data')).toBe('["A","B","C","D","E"]');
+  });
+
+  test('Redis down: unavailable, nothing written', async () => {
+    const dead = new Redis('redis://127.0.0.1:1', { maxRetriesPerRequest: 0, lazyConnect: true, retryStrategy: () => null });
+    const s = new RedisPermissionStore(dead, h.names);
+    await expect(s.grant('r', 'data', ['SELECT'], h.publish)).rejects.toMatchObject({ kind: 'unavailable' });
+    dead.disconnect();
+  });
+});
