@@ -18,8 +18,9 @@ import flushRoundTrip from './benchmarks/flush-roundtrip.mjs';
 import memory from './benchmarks/memory.mjs';
 import flushRecovery from './benchmarks/flush-recovery.mjs';
 import manyNodes from './benchmarks/many-nodes.mjs';
+import postgres from './benchmarks/postgres.mjs';
 
-const BENCHMARKS = [cachedLogin, coldStorm, flushRoundTrip, memory, flushRecovery, manyNodes];
+const BENCHMARKS = [cachedLogin, coldStorm, flushRoundTrip, memory, flushRecovery, manyNodes, postgres];
 
 const USAGE = `usage: npx -y pnpm@10 bench [--quick] [--only NAME[,NAME...]] [--profile] [--node-env KEY=VALUE]... [--out DIR]
 
