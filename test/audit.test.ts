@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import Redis from 'ioredis';
 import { startNode } from '@authcache/testkit';
 import { ALL_OK, call, useCluster, waitFor } from './support';
+import { CLI, execIn, shellEnv } from './support/cli';
 
 const s = useCluster({ env: { AUTHCACHE_AUDIT_MAX_LEN: '40', AUTHCACHE_EVENTS_MAX_CLIENTS: '3' } });
 const url = (i: number) => s.nodes[i]!.url;
@@ -160,6 +161,25 @@ describe('the audit trail', () => {
     expect(await audit(0, `?since=${Date.now() + 60_000}`)).toEqual([]);
     expect((await audit(0, '?since=1h&limit=2')).length).toBe(2);
     expect((await audit(0, `?since=${encodeURIComponent(new Date(Date.now() - 3_600_000).toISOString())}`)).length).toBeGreaterThan(2);
+  });
+
+  it('authctl audit prints the trail one line per entry, --json as it came, and needs the admin token', async () => {
+    const flush = await call(url(2), 'DELETE', '/v1/cache/users/audit-cli', { token: s.token });
+    expect(flush.status).toBe(200);
+    await recorded('audit-cli (all caches)', 1);
+    const env = shellEnv(s.token, { AUTHCACHE_URL: url(0) });
+    const text = await execIn(env, process.execPath, [CLI, 'audit', '--since', '1h', '--limit', '1000']);
+    expect(text.code).toBe(0);
+    const line = text.stdout.split('\n').find((l) => l.includes('audit-cli'));
+    expect(line).toMatch(new RegExp(`^\\S+Z  token  127\\.0\\.0\\.1  flush_user  audit-cli \\(all caches\\)  seq=${flush.json.seq}  200  nodes=3/3$`));
+    const json = await execIn(env, process.execPath, [CLI, '--json', 'audit', '--limit', '5']);
+    expect(json.code).toBe(0);
+    const parsed = JSON.parse(json.stdout) as unknown[];
+    expect(parsed.length).toBeGreaterThan(0);
+    expect(parsed.length).toBeLessThanOrEqual(5);
+    const refused = await execIn(shellEnv('wrong-token', { AUTHCACHE_URL: url(0) }), process.execPath, [CLI, 'audit']);
+    expect(refused.code).toBe(1);
+    expect((await execIn(env, process.execPath, [CLI, 'audit', '--limit', 'many'])).code).toBe(2);
   });
 
   it('is bounded by AUTHCACHE_AUDIT_MAX_LEN', async () => {

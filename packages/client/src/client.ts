@@ -25,6 +25,7 @@ import {
   type LoginResult,
   type NodeInfo,
   type NodeRemoved,
+  type AuditEntry,
   type RoleChange,
   type RoleInfo,
   type RoleResult,
@@ -233,6 +234,15 @@ export class AuthcacheClient {
 
   async nodes(): Promise<NodeInfo[]> {
     return this.call<NodeInfo[]>({ method: 'GET', path: '/v1/cluster/nodes', kind: 'admin', credentials: ADMIN });
+  }
+
+  /** `GET /v1/audit`: admin calls, newest first; `since` an ISO time, ms epoch or a duration (`1h`). */
+  async audit(q: { since?: string; limit?: number } = {}): Promise<AuditEntry[]> {
+    const query = new URLSearchParams();
+    if (q.since !== undefined) query.set('since', q.since);
+    if (q.limit !== undefined) query.set('limit', String(q.limit));
+    const qs = query.toString();
+    return this.call<AuditEntry[]>({ method: 'GET', path: `/v1/audit${qs ? `?${qs}` : ''}`, kind: 'admin', credentials: ADMIN });
   }
 
   /**

@@ -33,6 +33,7 @@ export type {
   NodeCounts,
   NodeInfo,
   NodeRemoved,
+  AuditEntry,
   NodeStatus,
   OpenSearchErrorBody,
   Propagation,

@@ -162,6 +162,14 @@ describe('authctl (in-process, fake node)', () => {
       expect(r.stdout).toContain('Applied on 3/3 nodes');
     });
 
+    test("--update-interval -1 is Cassandra's 'no separate refresh': refresh off", async () => {
+      answer(() => ({ status: 200, body: { message: 'Settings updated.', settings: view.settings, ...propagation } }));
+      const r = await authctl(['setauthcacheconfig', '--cache-name', 'CredentialsCache', '--update-interval', '-1']);
+      expect(r.code).toBe(0);
+      expect(body(0)).toEqual({ cache: 'credentials', refresh_ms: 0 });
+      expect((await authctl(['setauthcacheconfig', '--update-interval', '-2'])).code).toBe(2);
+    });
+
     test('--ttl-minutes, --persistent, no cache name: every cache', async () => {
       answer(() => ({ status: 200, body: { message: 'Settings updated.', settings: view.settings, ...propagation } }));
       await authctl(['setauthcacheconfig', '--ttl-minutes', '120', '--persistent']);

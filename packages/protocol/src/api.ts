@@ -261,3 +261,25 @@ export interface Health {
   max_staleness_ms: number;
   settings: Record<CacheName, CacheSettings>;
 }
+
+/** One entry of `GET /v1/audit` (newest first): an admin call that changed something, or was refused. */
+export interface AuditEntry {
+  /** the stream entry id (Redis's clock); set when read back, for paging and de-duplication */
+  id?: string;
+  /** when the answering node sent the answer, ISO 8601 */
+  ts: string;
+  /** `token`, `role:NAME`, `cert:SUBJECT`, or `anonymous` when no credentials came */
+  actor: string;
+  /** the caller's address as the node saw it */
+  address: string;
+  action: string;
+  target: string | null;
+  seq: number | null;
+  /** the HTTP status answered */
+  status: number;
+  nodes: NodeCounts | null;
+  /** nodes that did not apply it, when some did not */
+  failures?: Array<{ node: string; reason: string }>;
+  /** the error answered, for a failed or refused call */
+  error?: string;
+}

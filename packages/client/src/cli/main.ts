@@ -2,6 +2,7 @@
 
 import { Command, CommanderError } from 'commander';
 import { ConnectionError, HttpError, UnauthorizedError, UnavailableError } from '../errors';
+import { registerAudit } from './commands/audit';
 import { registerInvalidate } from './commands/invalidate';
 import { registerLogin } from './commands/login';
 import { registerPermissions } from './commands/permissions';
@@ -60,6 +61,7 @@ Examples:
   registerPermissions(program, run);
   registerLogin(program, run);
   registerRemoveNode(program, run);
+  registerAudit(program, run);
   registerHelp(program);
   return program;
 }

@@ -7,32 +7,10 @@
  * guard (`token`, `role:NAME`, `cert:SUBJECT`), never the credential itself.
  */
 
-export interface NodeCounts {
-  total: number;
-  successful: number;
-  failed: number;
-}
+import type { AuditEntry, NodeCounts } from '@authcache/protocol';
 
-export interface AuditEntry {
-  /** the stream entry id (Redis's clock); set when read back, for paging and de-duplication */
-  id?: string;
-  /** when the answering node sent the answer, ISO 8601 */
-  ts: string;
-  /** `token`, `role:NAME`, `cert:SUBJECT`, or `anonymous` when no credentials came */
-  actor: string;
-  /** the caller's address as the node saw it */
-  address: string;
-  action: string;
-  target: string | null;
-  seq: number | null;
-  /** the HTTP status answered */
-  status: number;
-  nodes: NodeCounts | null;
-  /** nodes that did not apply it, when some did not */
-  failures?: Array<{ node: string; reason: string }>;
-  /** the error answered, for a failed or refused call */
-  error?: string;
-}
+// One definition of the entry, in the protocol's api.ts: the node writes it, the SDK reads it.
+export type { AuditEntry, NodeCounts };
 
 /** One answered request on an admin route, as the hooks saw it. */
 export interface AnsweredCall {

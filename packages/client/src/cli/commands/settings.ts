@@ -37,7 +37,7 @@ With --cache-name, Cassandra's four lines:
     .option('--validity-period <ms>', "Cassandra's name for --ttl-ms", parseNonNegativeInt)
     .option('--max-entries <n>', 'entries per cache, bounded by eviction', parsePositiveInt)
     .option('--refresh-ms <ms>', 'serve the cached value and reload it in the background after this long; 0 turns it off', parseNonNegativeInt)
-    .option('--update-interval <ms>', "Cassandra's name for --refresh-ms", parseNonNegativeInt)
+    .option('--update-interval <ms>', "Cassandra's name for --refresh-ms; -1 (Cassandra: update interval = validity) turns the separate refresh off", parseUpdateInterval)
     .option('--enable-active-update', 'reload entries in the background at each refresh interval')
     .option('--disable-active-update', 'reload entries only when they are next used')
     .option('--persistent', 'keep the change across a restart of every node (default: transient)')
@@ -75,4 +75,9 @@ export async function setConfig(s: Session, flags: SettingsFlags): Promise<numbe
   if (s.json) s.printJson(result);
   else s.out(...settingsChangeLines(change), ...propagationLines(result, change.local === true));
   return partialExit(s, [result]);
+}
+
+/** Cassandra's `-1` means "no separate update interval" (refresh with validity): our refresh off, 0. */
+function parseUpdateInterval(value: string): number {
+  return value.trim() === '-1' ? 0 : parseNonNegativeInt(value);
 }
