@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { isValidClusterName } from '@authcache/protocol';
 import { loadBackendConfig, type BackendConfig } from './roles/backend-config';
+import { AuditConfigError, auditSettingsFromEnv, envInt, type AuditSettings } from './audit/audit-query';
 
 /** Process configuration, read once from the environment at start (docs/architecture.md, Configuration). */
 export interface Config {
@@ -35,6 +36,10 @@ export interface Config {
   backend: BackendConfig;
   /** Which Redis: one server (REDIS_URL), Sentinel or Redis Cluster, and the replica wait (DESIGN §11). */
   redis: RedisTopology;
+  /** AUTHCACHE_AUDIT_MAX_LEN / _MAX_AGE_MS: the bounds of the audit stream. */
+  audit: AuditSettings;
+  /** AUTHCACHE_EVENTS_MAX_CLIENTS: /v1/events streams one node serves at once. */
+  eventsMaxClients: number;
 }
 
 export interface HostPort {
@@ -247,5 +252,16 @@ export function loadConfig(env: Env = process.env): Config {
     redisTls: loadRedisTls(env, redisUrl),
     backend: loadBackendConfig(env),
     redis: loadRedisTopology(env),
+    ...loadAuditConfig(env),
   };
+}
+
+/** The audit module's variables, with the same one-line exit 2 as every other variable. */
+function loadAuditConfig(env: Env): { audit: AuditSettings; eventsMaxClients: number } {
+  try {
+    return { audit: auditSettingsFromEnv(env), eventsMaxClients: envInt(env, 'AUTHCACHE_EVENTS_MAX_CLIENTS', 32, 1, 10_000) };
+  } catch (err) {
+    if (err instanceof AuditConfigError) throw new ConfigError(err.variable, err.message.slice(err.variable.length + 2));
+    throw err;
+  }
 }

@@ -46,6 +46,8 @@ describe('loadConfig', () => {
       heartbeatMs: 1000,
       memberForgetMs: 600_000,
       insecureDemo: false,
+      audit: { maxLen: 10_000, maxAgeMs: 2_592_000_000 },
+      eventsMaxClients: 32,
       ackTimeoutMs: 2000,
       backend: { kind: 'redis' },
       logMaxLen: 10_000,
@@ -100,6 +102,8 @@ describe('loadConfig', () => {
       heartbeatMs: 60_000,
       memberForgetMs: 180_501,
       insecureDemo: true,
+      audit: { maxLen: 10_000, maxAgeMs: 2_592_000_000 },
+      eventsMaxClients: 32,
       ackTimeoutMs: 10,
       backend: { kind: 'redis' },
       logMaxLen: 10_000_000,
@@ -131,6 +135,15 @@ describe('loadConfig', () => {
     const demo = loadConfig({ AUTHCACHE_CLUSTER_SECRET: 'change-me', AUTHCACHE_ADMIN_TOKEN: 'change-me', AUTHCACHE_INSECURE_DEMO: 'true' });
     expect([demo.clusterSecret, demo.adminToken, demo.insecureDemo]).toEqual(['change-me', 'change-me', true]);
     expect(loadConfig({ AUTHCACHE_CLUSTER_SECRET: 'x' }).insecureDemo).toBe(false);
+  });
+
+  it('reads the audit and events bounds, and names a bad one like every other variable', () => {
+    expect(loadConfig({ ...BASE, AUTHCACHE_AUDIT_MAX_LEN: '40', AUTHCACHE_AUDIT_MAX_AGE_MS: '60000', AUTHCACHE_EVENTS_MAX_CLIENTS: '3' })).toMatchObject({
+      audit: { maxLen: 40, maxAgeMs: 60_000 },
+      eventsMaxClients: 3,
+    });
+    expect(configError({ ...BASE, AUTHCACHE_AUDIT_MAX_LEN: 'lots' })).toMatchObject({ variable: 'AUTHCACHE_AUDIT_MAX_LEN', message: 'AUTHCACHE_AUDIT_MAX_LEN: must be a whole number, got "lots"' });
+    expect(configError({ ...BASE, AUTHCACHE_EVENTS_MAX_CLIENTS: '0' }).variable).toBe('AUTHCACHE_EVENTS_MAX_CLIENTS');
   });
 
   it('requires the cluster secret', () => {

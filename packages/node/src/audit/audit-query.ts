@@ -111,7 +111,7 @@ export function envInt(env: Record<string, string | undefined>, name: string, fa
 
 /**
  * AUTHCACHE_AUDIT_MAX_LEN (default 10000, 1..10 000 000) and AUTHCACHE_AUDIT_MAX_AGE_MS (default
- * 30 days, 1 s..10 years). Read here until config.ts takes them over.
+ * 30 days, 1 s..10 years), read by config.ts with the rest of the environment.
  */
 export function auditSettingsFromEnv(env: Record<string, string | undefined> = process.env): AuditSettings {
   return {

@@ -16,7 +16,6 @@ import { permissionRoutes } from './routes/permissions';
 import { AuditLog, auditKey } from '../audit/audit-log';
 import { auditMetrics, eventClientsGauge } from '../audit/metrics';
 import { installAuditHooks } from '../audit/audit-hooks';
-import { auditSettingsFromEnv, envInt } from '../audit/audit-query';
 import { EventHub } from '../events';
 
 export const BODY_LIMIT = 64 * 1024;
@@ -90,7 +89,7 @@ export function buildServer(node: AuthcacheNode): FastifyInstance {
   const audit = new AuditLog({
     redis: node.redis,
     key: auditKey(node.names),
-    settings: auditSettingsFromEnv(),
+    settings: node.config.audit,
     log: node.log,
     metrics: auditMetrics(node.metrics.registry),
   });
@@ -103,7 +102,7 @@ export function buildServer(node: AuthcacheNode): FastifyInstance {
       auditLatestId: () => audit.latestId(),
       auditAfter: (id) => audit.after(id),
     },
-    { log: node.log, maxClients: envInt(process.env, 'AUTHCACHE_EVENTS_MAX_CLIENTS', 32, 1, 10_000) },
+    { log: node.log, maxClients: node.config.eventsMaxClients },
   );
   eventClientsGauge(node.metrics.registry, () => hub.clients);
   // Before any route: the audit attaches its hooks to each admin route as it is added.
