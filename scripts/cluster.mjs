@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `pnpm start -- --nodes N --backend redis|postgres|ldap --redis single|sentinel|cluster` (DESIGN §14):
+// `pnpm start -- --nodes N --backend redis|postgres|ldap --redis single|sentinel|cluster` (docs/architecture.md):
 // a local cluster of N nodes (default 3) on ports 7001.. against Redis, until Ctrl-C. Each dependency
 // comes from its variable if set (REDIS_URL, AUTHCACHE_REDIS_SENTINELS, AUTHCACHE_REDIS_CLUSTER,
 // AUTHCACHE_POSTGRES_URL, AUTHCACHE_LDAP_URL), else from a binary on PATH in a temp dir on free

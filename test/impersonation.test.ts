@@ -1,5 +1,5 @@
 /**
- * OpenSearch's impersonation against 3 real node processes (DESIGN §10): header
+ * OpenSearch's impersonation against 3 real node processes (docs/architecture.md, "Permissions and impersonation"): header
  * `security_impersonate_as: TARGET` on login, authinfo and authorize; allowed by IMPERSONATE on
  * `roles/TARGET`, 403 otherwise; a revoke of it is enforced on every node when it returns.
  *

@@ -1,5 +1,5 @@
 /**
- * Permissions against 3 real node processes and a real Redis (DESIGN §10): a grant or revoke made
+ * Permissions against 3 real node processes and a real Redis (docs/architecture.md, "Permissions and impersonation"): a grant or revoke made
  * through ONE node is enforced by EVERY node when the call returns (nothing here waits after an
  * admin call), the caches are named everywhere (flush, settings, metrics), and a dropped role's
  * grants go with it.

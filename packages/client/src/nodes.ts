@@ -1,6 +1,6 @@
 /** Parsing of the node list given to the client. */
 
-/** Port a node listens on when the address names none (DESIGN §5 AUTHCACHE_PORT default). */
+/** Port a node listens on when the address names none (the README's Configuration AUTHCACHE_PORT default). */
 export const DEFAULT_PORT = 7070;
 
 /**

@@ -1,5 +1,5 @@
 /**
- * The calls of DESIGN §10 (permissions and impersonation) as request specs, checked before they
+ * The calls of docs/architecture.md, "Permissions and impersonation" (permissions and impersonation) as request specs, checked before they
  * leave: a bad resource, permission or batch is a TypeError here rather than a 400 from a node.
  * The client's methods send them (client.ts).
  */

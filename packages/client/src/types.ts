@@ -1,5 +1,5 @@
 /**
- * Bodies of the node HTTP API (DESIGN §6). Every wire shape is defined once, in @authcache/protocol's
+ * Bodies of the node HTTP API (the README's HTTP API). Every wire shape is defined once, in @authcache/protocol's
  * api module, and re-exported here so SDK users need only this package; what is added here exists
  * on the client side alone (call options).
  */

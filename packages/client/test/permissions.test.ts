@@ -1,5 +1,5 @@
 /**
- * The SDK methods and authctl verbs of DESIGN §10 against a fake node: what goes on the wire
+ * The SDK methods and authctl verbs of docs/architecture.md, "Permissions and impersonation" against a fake node: what goes on the wire
  * (paths, bodies, the impersonation header), typed errors, usage errors that send nothing, and
  * the exit codes of authorize.
  */
@@ -13,7 +13,7 @@ import { type FakeNode, startFakeNode } from './fake-node';
 const propagation = (seq: number) => ({ seq, nodes: { total: 1, successful: 1, failed: 0 }, failures: [], members: [{ node: 'n1', result: 'applied' }] });
 
 /**
- * The cache names of DESIGN §10 come with @authcache/protocol's messages.ts (issue 15); until that
+ * The cache names of docs/architecture.md, "Permissions and impersonation" come with @authcache/protocol's messages.ts (issue 15); until that
  * lands the SDK refuses `permissions` before sending, so the two tests naming it wait for it.
  */
 const withAuthzCaches = (CACHE_NAMES as readonly string[]).includes('permissions') ? test : test.skip;

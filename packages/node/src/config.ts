@@ -34,7 +34,7 @@ export interface Config {
   redisTls: { ca?: string; cert?: string; key?: string } | undefined;
   /** Where roles live (AUTHCACHE_BACKEND) and that backend's own settings. */
   backend: BackendConfig;
-  /** Which Redis: one server (REDIS_URL), Sentinel or Redis Cluster, and the replica wait (DESIGN §11). */
+  /** Which Redis: one server (REDIS_URL), Sentinel or Redis Cluster, and the replica wait (docs/architecture.md, "Redis topologies"). */
   redis: RedisTopology;
   /** AUTHCACHE_AUDIT_MAX_LEN / _MAX_AGE_MS: the bounds of the audit stream. */
   audit: AuditSettings;

@@ -38,7 +38,7 @@ export class AuthcacheNode {
   readonly membership: Membership;
   readonly admin: Admin = new Admin(this);
   readonly throttle: LoginThrottle;
-  /** Authorization (DESIGN §10): grants, checks, the permissions and impersonation caches. */
+  /** Authorization (docs/architecture.md, "Permissions and impersonation"): grants, checks, the permissions and impersonation caches. */
   readonly permissions: PermissionService;
   /** The one copy of the settings in force; the caches follow it (docs/architecture.md, "Settings"). */
   readonly settingsState: SettingsState;

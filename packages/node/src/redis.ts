@@ -30,7 +30,7 @@ const COMMAND_TIMEOUT_MS = 1000;
 
 /**
  * Opens (lazily: call connect()) the two connections of a node for the configured topology
- * (DESIGN §11): one Redis from `url`; a master found through Sentinel; or a Redis Cluster. In
+ * (docs/architecture.md, "Redis topologies"): one Redis from `url`; a master found through Sentinel; or a Redis Cluster. In
  * Sentinel and Cluster mode `url` still gives credentials (and `rediss://` TLS), not the address.
  */
 export function connectRedis(url: string, tls?: RedisTls, topology: RedisTopology = SINGLE): RedisConnections {

@@ -238,7 +238,7 @@ describe('loadConfig', () => {
     });
   });
 
-  describe('Redis topologies (DESIGN §11)', () => {
+  describe('Redis topologies (docs/architecture.md, "Redis topologies")', () => {
     it('Sentinel: the sentinels, the master name (mymaster by default) and a password from a file', () => {
       const p = file('sentinel-pw', 'sentinel-secret\n');
       expect(loadConfig({ ...BASE, AUTHCACHE_REDIS_SENTINELS: '10.0.0.1:26379, sentinel-b:26380,[::1]:26381', AUTHCACHE_REDIS_SENTINEL_PASSWORD_FILE: p }).redis).toEqual({

@@ -1,5 +1,5 @@
 /**
- * The routes of DESIGN §10 on fastify (inject), over the service on fakes: shapes, the admin guard
+ * The routes of docs/architecture.md, "Permissions and impersonation" on fastify (inject), over the service on fakes: shapes, the admin guard
  * on grant/revoke/list only, impersonation by header, and clear 400s for bad input.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -87,7 +87,7 @@ afterEach(async () => {
 
 const put = (role: string, body: unknown, headers: Record<string, string> = ADMIN) => call({ method: 'PUT', url: `/v1/roles/${role}/permissions`, payload: body as object, headers });
 
-test('grant, list, authorize, revoke: the shapes of DESIGN §10', async () => {
+test('grant, list, authorize, revoke: the shapes of docs/architecture.md, "Permissions and impersonation"', async () => {
   const g = await put('readers', { resource: 'data/ks', permissions: ['SELECT', 'describe'] });
   expect(g.statusCode).toBe(200);
   expect(g.json()).toEqual({

@@ -1,5 +1,5 @@
 /**
- * Bodies of the HTTP API (DESIGN §6) that the node answers and the SDK reads: one definition of
+ * Bodies of the HTTP API (the README's HTTP API) that the node answers and the SDK reads: one definition of
  * the wire shapes, field names as on the wire, and the size limits both sides enforce. The node's
  * fastify schemas and the client's types both come from here, so they cannot drift apart.
  */
@@ -24,7 +24,7 @@ export const LIMITS = Object.freeze({
   rolesPerChange: 1000,
   /** an HTTP request body, in bytes (the node's fastify bodyLimit; the same bound as a bus frame) */
   bodyBytes: MAX_FRAME_BYTES,
-  /** resource paths, permission names, batch size: DESIGN §10 (authz-api.ts) */
+  /** resource paths, permission names, batch size: docs/architecture.md, "Permissions and impersonation" (authz-api.ts) */
   ...AUTHZ_LIMITS,
 });
 
@@ -70,7 +70,7 @@ export interface LoginResult {
   cached: boolean;
   /** id of the node that answered */
   node: string;
-  /** with `security_impersonate_as` (DESIGN §10): the caller; `username`, `roles`, `superuser` are then the target's */
+  /** with `security_impersonate_as` (docs/architecture.md, "Permissions and impersonation"): the caller; `username`, `roles`, `superuser` are then the target's */
   impersonated_by?: string;
 }
 
@@ -113,7 +113,7 @@ export interface PropagationFailure {
   node: string;
   /** "timeout", "down" (stopped heartbeating without leaving), or the error text that member reported */
   reason: string;
-  /** with reason "down": age in ms of its last heartbeat (DESIGN §12) */
+  /** with reason "down": age in ms of its last heartbeat (docs/architecture.md, "Membership") */
   last_seen_ms?: number;
 }
 
@@ -214,7 +214,7 @@ export interface DropResult extends Propagation {
   message: string;
 }
 
-/** A member as the membership reports it: UP while its heartbeat is fresh, DOWN after (DESIGN §12). */
+/** A member as the membership reports it: UP while its heartbeat is fresh, DOWN after (docs/architecture.md, "Membership"). */
 export type NodeStatus = 'UP' | 'DOWN';
 
 /** One entry of `GET /v1/cluster/nodes`. */

@@ -1,5 +1,5 @@
 /**
- * The HTTP side of permissions and impersonation (DESIGN §10): bodies of the authorize and grant
+ * The HTTP side of permissions and impersonation (docs/architecture.md, "Permissions and impersonation"): bodies of the authorize and grant
  * routes, the rules of resource paths and permission names that the node and the CLI both apply,
  * and their limits (part of LIMITS in api.ts, which re-exports this module).
  */
@@ -18,7 +18,7 @@ export const AUTHZ_LIMITS = Object.freeze({
   authorizeBatch: 256,
 });
 
-/** Cassandra's permissions; any other name matching PERMISSION_PATTERN is accepted too (DESIGN §10). */
+/** Cassandra's permissions; any other name matching PERMISSION_PATTERN is accepted too (docs/architecture.md, "Permissions and impersonation"). */
 export const KNOWN_PERMISSIONS: readonly string[] = Object.freeze(['CREATE', 'ALTER', 'DROP', 'SELECT', 'MODIFY', 'AUTHORIZE', 'DESCRIBE', 'EXECUTE', 'IMPERSONATE', 'ALL']);
 /** Letters first, then letters, digits, `_`, `.` or `-`; compared in upper case (`select` is `SELECT`). */
 export const PERMISSION_PATTERN = /^[A-Za-z][A-Za-z0-9_.-]*$/;
@@ -58,7 +58,7 @@ export function normalizePermission(s: string): string {
   return s.toUpperCase();
 }
 
-/** `PUT` and `DELETE /v1/roles/{name}/permissions` body (DESIGN §10). */
+/** `PUT` and `DELETE /v1/roles/{name}/permissions` body (docs/architecture.md, "Permissions and impersonation"). */
 export interface PermissionChange {
   resource: string;
   permissions: string[];

@@ -9,7 +9,7 @@
 export const PROTOCOL_VERSION = 1;
 export const MAX_FRAME_BYTES = 64 * 1024;
 
-/** The login path's caches (credentials, roles: AuthCache) and the authorization layer's (DESIGN §10). */
+/** The login path's caches (credentials, roles: AuthCache) and the authorization layer's (docs/architecture.md, "Permissions and impersonation"). */
 export type LoginCacheName = 'credentials' | 'roles';
 export type AuthzCacheName = 'permissions' | 'impersonation';
 export type CacheName = LoginCacheName | AuthzCacheName;
@@ -62,7 +62,7 @@ export interface SetSettingsBody extends LayerSettingsChange {
 }
 /**
  * Changes in one set_settings update, `more` included: a PUT /_cluster/settings resetting `*` in
- * both layers makes one per scope per layer (2 × 5 since the caches of DESIGN §10 joined).
+ * both layers makes one per scope per layer (2 × 5 since the caches of docs/architecture.md, "Permissions and impersonation" joined).
  */
 export const MAX_SETTINGS_CHANGES = 16;
 export interface BodyByKind {

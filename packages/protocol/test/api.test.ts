@@ -1,4 +1,4 @@
-/** The HTTP-side rules of DESIGN §10 that the node and the CLI share: resource paths, permission names, limits. */
+/** The HTTP-side rules of docs/architecture.md, "Permissions and impersonation" that the node and the CLI share: resource paths, permission names, limits. */
 import { IMPERSONATE, IMPERSONATE_HEADER, KNOWN_PERMISSIONS, LIMITS, normalizePermission, permissionProblem, resourceProblem } from '@authcache/protocol';
 
 test('limits and names of the contract', () => {

@@ -1,4 +1,4 @@
-/** authctl exit codes (DESIGN §7) and which failure maps to which. */
+/** authctl exit codes (the README's authctl section) and which failure maps to which. */
 
 import { CommanderError } from 'commander';
 import { ConnectionError, UnavailableError } from '../errors';

@@ -1,4 +1,4 @@
-/** authctl: the nodetool-style command line of an authcache cluster (DESIGN §7). */
+/** authctl: the nodetool-style command line of an authcache cluster (the README's authctl section). */
 
 import { Command, CommanderError } from 'commander';
 import { ConnectionError, HttpError, UnauthorizedError, UnavailableError } from '../errors';
@@ -35,7 +35,7 @@ export function buildProgram(io: CliIO, run: RunAction, version: string): Comman
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
     })
-    // Throw instead of process.exit, so main() maps every outcome to DESIGN §7's exit codes.
+    // Throw instead of process.exit, so main() maps every outcome to the README's exit codes.
     .exitOverride()
     .addHelpText(
       'after',

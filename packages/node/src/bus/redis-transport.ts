@@ -36,7 +36,7 @@ export interface RedisTransportOptions {
 /**
  * The publish was written, broadcast and logged by the master, but fewer replicas than required
  * confirmed it within the wait: a failover now could lose it. Its outcome is `unknown` (504): it
- * may stand. `seq` and `replicated` are what the admin answer reports (DESIGN §11).
+ * may stand. `seq` and `replicated` are what the admin answer reports (docs/architecture.md, "Redis topologies").
  */
 export class ReplicationError extends TransportError {
   constructor(readonly seq: number, readonly replicated: number, readonly required: number) {

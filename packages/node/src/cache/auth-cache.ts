@@ -118,7 +118,7 @@ export class AuthCache {
   }
 
   /**
-   * A user's resolved roles through the roles cache, for authorization (permissions/; DESIGN §10):
+   * A user's resolved roles through the roles cache, for authorization (permissions/; docs/architecture.md, "Permissions and impersonation"):
    * synchronous on a hit, single-flight and load-guarded on a miss. `trustCache` false (node out
    * of sync) reads the backend and stores nothing.
    */

@@ -12,7 +12,7 @@ import { NamedCache, type Loaded } from './named-cache';
 import { buildTable, check, roleOrder, type Decision, type PermissionTable } from './rules';
 import type { PermissionStore } from './permission-store';
 
-/** The caches of the authorization layer, as the protocol names them (DESIGN §10). */
+/** The caches of the authorization layer, as the protocol names them (docs/architecture.md, "Permissions and impersonation"). */
 export type AuthzCacheName = 'permissions' | 'impersonation';
 export const AUTHZ_CACHES: readonly AuthzCacheName[] = Object.freeze(['permissions', 'impersonation'] as const);
 

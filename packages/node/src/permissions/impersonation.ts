@@ -1,5 +1,5 @@
 /**
- * OpenSearch's impersonation (DESIGN §10): a caller may answer as TARGET when it holds IMPERSONATE
+ * OpenSearch's impersonation (docs/architecture.md, "Permissions and impersonation"): a caller may answer as TARGET when it holds IMPERSONATE
  * on `roles/TARGET` (or on `roles`, which covers every role; a superuser may impersonate anyone).
  * The decisions are cached in the impersonation cache, with its own counters; an entry depends on
  * the caller, the target and the caller's roles, so a user flush or a grant change naming any of

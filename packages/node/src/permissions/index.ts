@@ -1,4 +1,4 @@
-/** The authorization layer (DESIGN §10; docs/architecture.md, "Permissions"). */
+/** The authorization layer (docs/architecture.md, "Permissions and impersonation"). */
 export { PermissionService, invalidation, checkChange, type PermissionServiceDeps, type InvalidationChange, type PublishChange } from './service';
 export { Authorizer, AUTHZ_CACHES, type AuthzCacheName, type RolesSource, type Outcome, type Check } from './authorizer';
 export { Impersonation, ImpersonationRefused } from './impersonation';

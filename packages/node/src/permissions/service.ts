@@ -1,5 +1,5 @@
 /**
- * The permissions service the routes call (DESIGN §10): grants and revokes, each published with
+ * The permissions service the routes call (docs/architecture.md, "Permissions and impersonation"): grants and revokes, each published with
  * its invalidation in one atomic step before the call returns; checks through the authorizer;
  * impersonation; and the caches' side of every ConfigUpdate (node.apply hands flushes here).
  * See docs/architecture.md, "Permissions".

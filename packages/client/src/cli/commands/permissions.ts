@@ -1,5 +1,5 @@
 /**
- * Permissions in CQL's words (DESIGN §10): `grant PERM ON RESOURCE TO ROLE`, `revoke PERM ON
+ * Permissions in CQL's words (docs/architecture.md, "Permissions and impersonation"): `grant PERM ON RESOURCE TO ROLE`, `revoke PERM ON
  * RESOURCE FROM ROLE`, `list permissions [ROLE]`, `authorize USER PERM ON RESOURCE`, and
  * nodetool's `invalidatepermissionscache [ROLE] [--resource R]`. Several permissions may be given
  * comma-separated (`SELECT,MODIFY`); `ALL` / `ALL PERMISSIONS` is Cassandra's every permission.

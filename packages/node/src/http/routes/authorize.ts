@@ -1,5 +1,5 @@
 /**
- * `POST /v1/authorize` and `POST /v1/authorize/batch` (DESIGN §10): "may this user do X", answered
+ * `POST /v1/authorize` and `POST /v1/authorize/batch` (docs/architecture.md, "Permissions and impersonation"): "may this user do X", answered
  * from the permissions cache. No admin rights: like login, these answer any client that reaches
  * the node's network (put them behind the same network policy). With `security_impersonate_as:
  * TARGET` the body's user is the caller and the answer is the target's, when the caller holds

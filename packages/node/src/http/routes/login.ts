@@ -58,7 +58,7 @@ export function loginRoutes(app: FastifyInstance, node: AuthcacheNode): void {
     const { username } = req.body;
     const answer = (r: LoginOutcome) =>
       r.ok ? reply.send({ username, roles: r.roles, superuser: r.superuser, cached: r.cached, node: nodeId }) : reply.code(401).send(INVALID);
-    // OpenSearch's impersonation (DESIGN §10): the body's user logs in, the answer is the target's.
+    // OpenSearch's impersonation (docs/architecture.md, "Permissions and impersonation"): the body's user logs in, the answer is the target's.
     const target = impersonationTarget(req);
     const r = authenticate(node, username, req.body.password, req.ip);
     if (target !== undefined) {

@@ -1,5 +1,5 @@
 /**
- * Grants of permissions to roles (DESIGN §10), admin only: `PUT /v1/roles/{name}/permissions`
+ * Grants of permissions to roles (docs/architecture.md, "Permissions and impersonation"), admin only: `PUT /v1/roles/{name}/permissions`
  * grants, `DELETE` with the same body revokes, `GET` lists; `GET /v1/permissions` lists every
  * role's. Each change is written and invalidated on every node in one atomic step before it
  * answers, like role changes (docs/architecture.md, "Atomic change and invalidation").
