@@ -7,25 +7,17 @@ import { LoadGuard } from './load-guard';
 import type { CacheSettings } from './settings';
 import type { ResolvedRoles, RoleStore, StoredCredentials } from '../roles/role-store';
 import type { Passwords } from '../roles/passwords';
+import { type CredentialsEntry, reloadedCredentials, sameVerifier } from './credentials-entry';
+import { type Loader, loadOnce } from './read-through';
 
-export interface CredentialsEntry extends Timed, StoredCredentials {
-  /** Keyed digest of the last password that passed bcrypt against `hash`; the password itself is never kept. */
-  verifier?: string;
-}
+export type { CredentialsEntry } from './credentials-entry';
+
 export interface RolesEntry extends Timed, ResolvedRoles {}
 
 export type LoginOutcome =
   | { ok: true; roles: string[]; superuser: boolean; cached: boolean }
   | { ok: false };
 
-interface Loader<V> {
-  cache: BoundedCache<V & Timed>;
-  guard: LoadGuard;
-  inFlight: Map<string, Promise<(V & Timed) | null>>;
-  read(name: string): Promise<V | null>;
-  /** What a reload stores in place of the entry held: by default the fresh value alone. */
-  merge?(held: V & Timed, fresh: V & Timed): V & Timed;
-}
 
 /**
  * The credentials and roles caches in front of the role store, with Cassandra's rules:
@@ -210,37 +202,7 @@ export class AuthCache {
 
   /** Single-flight backend read; stores the result unless an invalidation overtook it. */
   private load<C extends LoginCacheName>(cacheName: C, name: string): Promise<(C extends 'credentials' ? CredentialsEntry : RolesEntry) | null> {
-    const l = this.loaders[cacheName] as unknown as Loader<StoredCredentials | ResolvedRoles>;
-    const pending = l.inFlight.get(name);
-    if (pending) return pending as never;
-    const p = this.readThrough(l, name);
-    l.inFlight.set(name, p);
-    const forget = () => {
-      if (l.inFlight.get(name) === p) l.inFlight.delete(name);
-    };
-    p.then(forget, forget);
-    return p as never;
-  }
-
-  private async readThrough<V extends object>(l: Loader<V>, name: string): Promise<(V & Timed) | null> {
-    const ticket = l.guard.begin();
-    let value: V | null;
-    try {
-      value = await l.read(name);
-    } catch (err) {
-      l.cache.stats.load_failures++;
-      l.guard.end(name, ticket);
-      throw err;
-    }
-    l.cache.stats.loads++;
-    const fresh = l.guard.end(name, ticket);
-    if (value === null) return null;
-    const entry = { ...value, loadedAt: this.now() } as V & Timed;
-    if (!fresh) return entry;
-    const held = l.cache.peek(name);
-    const stored = held !== undefined && l.merge ? l.merge(held, entry) : entry;
-    l.cache.set(name, stored);
-    return stored;
+    return loadOnce(this.loaders[cacheName] as unknown as Loader<StoredCredentials | ResolvedRoles>, name, this.now) as never;
   }
 
   /**
@@ -300,23 +262,3 @@ function loginCaches(caches: readonly CacheName[]): LoginCacheName[] {
   return caches.filter((c): c is LoginCacheName => (LOGIN_CACHE_NAMES as readonly string[]).includes(c));
 }
 
-/**
- * A reload of credentials keeps the held verifier only while it still proves what it proved: the
- * hash is the one the password passed bcrypt against, and the role may still log in. One that
- * lost its login (a change made outside our API, seen by refresh or active update) starts without
- * a verifier, so no later path can accept the old password from it; nor can a re-enabled one
- * until bcrypt has checked it again.
- */
-function reloadedCredentials(held: StoredCredentials & Timed, fresh: StoredCredentials & Timed): StoredCredentials & Timed {
-  const verifier = (held as CredentialsEntry).verifier;
-  if (verifier === undefined || !fresh.canLogin || fresh.hash === undefined || fresh.hash !== held.hash) return fresh;
-  return { ...fresh, verifier } as CredentialsEntry;
-}
-
-/** Constant-time comparison of two verifiers (base64 digests, always the same length). */
-function sameVerifier(a: string, b: string): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
-  return diff === 0;
-}
