@@ -2,10 +2,6 @@
  * OpenSearch's impersonation against 3 real node processes (docs/architecture.md, "Permissions and impersonation"): header
  * `security_impersonate_as: TARGET` on login, authinfo and authorize; allowed by IMPERSONATE on
  * `roles/TARGET`, 403 otherwise; a revoke of it is enforced on every node when it returns.
- *
- * TODO(integrator, issue 15): un-skip once the wiring lands — node.ts `readonly permissions`,
- * server.ts `permissionRoutes(...)` / `authorizeRoutes(...)`, and the login.ts diff (impersonation
- * on `/v1/login` and `/_plugins/_security/authinfo`) of the issue 15 report.
  */
 import { ForbiddenError, InvalidCredentialsError } from '@authcache/client';
 import { ALL_OK, call, useCluster } from './support';

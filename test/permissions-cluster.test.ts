@@ -3,12 +3,6 @@
  * through ONE node is enforced by EVERY node when the call returns (nothing here waits after an
  * admin call), the caches are named everywhere (flush, settings, metrics), and a dropped role's
  * grants go with it.
- *
- * TODO(integrator, issue 15): un-skip once the wiring lands — node.ts `readonly permissions`
- * (createPermissionService + apply/resync/stop/cacheStats), server.ts `permissionRoutes(scope,
- * node.permissions, admin); authorizeRoutes(scope, node.permissions);`, auth-cache.ts
- * `loginCaches()` + `rolesOf()`, settings.ts route enum, redis-role-store.ts drop ops (see the
- * issue 15 report for the exact diffs).
  */
 import { NotFoundError } from '@authcache/client';
 import { ALL_OK, call, useCluster } from './support';

@@ -4,9 +4,6 @@
  * confirmed sync; a permission revoked meanwhile through another node is never allowed by the cut
  * node later than max_staleness after the revoke returned (it answers denied or 503). Healed, it
  * catches up and answers from the revoke.
- *
- * TODO(integrator, issue 15): un-skip once node.ts builds `permissions` and server.ts registers
- * `authorizeRoutes(scope, node.permissions)` and `permissionRoutes(scope, node.permissions, admin)`.
  */
 import { randomBytes } from 'node:crypto';
 import { startNode, startRedis, startTcpProxy, waitFor, type CutMode, type NodeHandle, type RedisHandle, type TcpProxy } from '@authcache/testkit';

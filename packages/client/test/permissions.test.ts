@@ -4,7 +4,7 @@
  * the exit codes of authorize.
  */
 import { Readable } from 'node:stream';
-import { AuthcacheClient, CACHE_NAMES, ForbiddenError, NotFoundError } from '../src';
+import { AuthcacheClient, ForbiddenError, NotFoundError } from '../src';
 import { main } from '../src/cli/main';
 import type { CliIO } from '../src/cli/io';
 import { parsePermissionWords } from '../src/cli/commands/permissions';
@@ -12,11 +12,6 @@ import { type FakeNode, startFakeNode } from './fake-node';
 
 const propagation = (seq: number) => ({ seq, nodes: { total: 1, successful: 1, failed: 0 }, failures: [], members: [{ node: 'n1', result: 'applied' }] });
 
-/**
- * The cache names of docs/architecture.md, "Permissions and impersonation" come with @authcache/protocol's messages.ts (issue 15); until that
- * lands the SDK refuses `permissions` before sending, so the two tests naming it wait for it.
- */
-const withAuthzCaches = (CACHE_NAMES as readonly string[]).includes('permissions') ? test : test.skip;
 
 let fake: FakeNode;
 let port: string;
@@ -132,7 +127,7 @@ describe('authctl', () => {
     expect(fake.requests.map((r) => r.url)).toEqual(['/v1/permissions', '/v1/roles/ops/permissions']);
   });
 
-  withAuthzCaches('invalidatepermissionscache: cluster-wide by default, --local for one node, a role for its entries', async () => {
+  test('invalidatepermissionscache: cluster-wide by default, --local for one node, a role for its entries', async () => {
     fake.setHandler(() => ({ status: 200, body: { message: 'ok', ...propagation(5) } }));
     expect((await authctl(['invalidatepermissionscache'])).code).toBe(0);
     expect((await authctl(['invalidatepermissionscache', 'readers', '--resource', 'data/ks'])).code).toBe(0);
@@ -157,7 +152,7 @@ describe('authctl', () => {
     expect(fake.requests[1]!.headers.security_impersonate_as).toBe('bob');
   });
 
-  withAuthzCaches('getauthcacheconfig / setauthcacheconfig accept --cache-name PermissionsCache', async () => {
+  test('getauthcacheconfig / setauthcacheconfig accept --cache-name PermissionsCache', async () => {
     const s = { ttl_ms: 1000, max_entries: 5, refresh_ms: 0, active_update: false, enabled: true };
     fake.setHandler((req) =>
       req.method === 'GET'
