@@ -5,35 +5,16 @@
  * node later than max_staleness after the revoke returned (it answers denied or 503). Healed, it
  * catches up and answers from the revoke.
  */
-import { randomBytes } from 'node:crypto';
-import { startNode, startRedis, startTcpProxy, waitFor, type CutMode, type NodeHandle, type RedisHandle, type TcpProxy } from '@authcache/testkit';
+import { waitFor, type CutMode } from '@authcache/testkit';
+import { HEARTBEAT_MS, MAX_STALENESS_MS, useFaultCluster } from './support/faults';
 import { pause, request } from './support/scenario';
 
-const HEARTBEAT_MS = 200;
-const MAX_STALENESS_MS = 1500;
 const REQUEST_TIMEOUT_MS = 3000;
 
-let redis: RedisHandle | undefined;
-const proxies: TcpProxy[] = [];
-const nodes: NodeHandle[] = [];
-const token = randomBytes(18).toString('base64url');
+// Two nodes, each behind its own proxy to Redis, so one can be cut alone.
+const fc = useFaultCluster({ size: 2, proxied: true, env: { AUTHCACHE_ACK_TIMEOUT_MS: '600' } });
 
-beforeAll(async () => {
-  redis = await startRedis({ preferOwn: true });
-  const cluster = `pp${randomBytes(4).toString('hex')}`;
-  const secret = randomBytes(24).toString('base64url');
-  for (let i = 0; i < 2; i++) proxies.push(await startTcpProxy({ targetPort: redis.port }));
-  const env = { AUTHCACHE_HEARTBEAT_MS: String(HEARTBEAT_MS), AUTHCACHE_MAX_STALENESS_MS: String(MAX_STALENESS_MS), AUTHCACHE_ACK_TIMEOUT_MS: '600' };
-  for (const [i, p] of proxies.entries()) nodes.push(await startNode({ redisUrl: p.url, cluster, secret, token, id: `pp-n${i}`, env }));
-}, 90_000);
-
-afterAll(async () => {
-  await Promise.all(nodes.map((n) => n.stop()));
-  await Promise.all(proxies.map((p) => p.close()));
-  await redis?.stop();
-}, 90_000);
-
-const call = (k: number, method: string, path: string, json?: unknown, auth = false) => request(nodes[k]!.url, method, path, REQUEST_TIMEOUT_MS, { json, ...(auth ? { token } : {}) });
+const call = (k: number, method: string, path: string, json?: unknown, auth = false) => request(fc.nodes[k]!.url, method, path, REQUEST_TIMEOUT_MS, { json, ...(auth ? { token: fc.token } : {}) });
 
 describe.each<CutMode>(['blackhole', 'reset'])('a node cut from Redis (%s)', (mode) => {
   const role = `pr_${mode}`;
@@ -46,7 +27,7 @@ describe.each<CutMode>(['blackhole', 'reset'])('a node cut from Redis (%s)', (mo
     expect((await call(0, 'POST', '/v1/authorize', check)).json).toMatchObject({ allowed: true, cached: true });
     await waitFor(async () => (await call(0, 'GET', '/health')).json?.status === 'UP', { timeoutMs: 10_000, message: 'node 0 not UP before the cut' });
 
-    proxies[0]!.cut(mode);
+    fc.proxies[0]!.cut(mode);
     const revoke = await call(1, 'DELETE', `/v1/roles/${role}/permissions`, { resource: `data/${mode}`, permissions: ['SELECT'] }, true);
     expect(revoke.status).toBe(200);
     const revokedAt = Date.now();
@@ -61,7 +42,7 @@ describe.each<CutMode>(['blackhole', 'reset'])('a node cut from Redis (%s)', (mo
     }
     expect(late).toEqual([]);
 
-    proxies[0]!.heal();
+    fc.proxies[0]!.heal();
     await waitFor(async () => (await call(0, 'GET', '/health')).json?.status === 'UP', { timeoutMs: 15_000, message: 'node 0 not UP after the heal' });
     expect((await call(0, 'POST', '/v1/authorize', check)).json).toMatchObject({ allowed: false });
   }, 60_000);

@@ -15,12 +15,10 @@
  *  - no login with the revoked password is accepted by an answer arriving after lastSync + bound.
  */
 
-import { randomBytes } from 'node:crypto';
-import { startNode, startRedis, startTcpProxy, waitFor, type CutMode, type NodeHandle, type RedisHandle, type TcpProxy } from '@authcache/testkit';
+import { waitFor, type CutMode } from '@authcache/testkit';
+import { HEARTBEAT_MS, MAX_STALENESS_MS, useFaultCluster } from './support/faults';
 import { pause, request } from './support/scenario';
 
-const HEARTBEAT_MS = 200;
-const MAX_STALENESS_MS = 1500;
 const POLL_MS = 20;
 const REQUEST_TIMEOUT_MS = 5000;
 /** How long past the bound the answers are still watched. */
@@ -33,28 +31,11 @@ interface Sample {
   json: any;
 }
 
-let redis: RedisHandle | undefined;
-const proxies: TcpProxy[] = [];
-const nodes: NodeHandle[] = [];
-const token = randomBytes(18).toString('base64url');
-
-beforeAll(async () => {
-  redis = await startRedis({ preferOwn: true });
-  const cluster = `sb${randomBytes(4).toString('hex')}`;
-  const secret = randomBytes(24).toString('base64url');
-  for (let i = 0; i < 2; i++) proxies.push(await startTcpProxy({ targetPort: redis.port }));
-  const env = { AUTHCACHE_HEARTBEAT_MS: String(HEARTBEAT_MS), AUTHCACHE_MAX_STALENESS_MS: String(MAX_STALENESS_MS), AUTHCACHE_ACK_TIMEOUT_MS: '600' };
-  for (const [i, p] of proxies.entries()) nodes.push(await startNode({ redisUrl: p.url, cluster, secret, token, id: `sb-n${i}`, env }));
-}, 90_000);
-
-afterAll(async () => {
-  await Promise.all(nodes.map((n) => n.stop()));
-  await Promise.all(proxies.map((p) => p.close()));
-  await redis?.stop();
-}, 90_000);
+// Two nodes, each behind its own proxy to Redis, so one can be cut alone.
+const fc = useFaultCluster({ size: 2, proxied: true, env: { AUTHCACHE_ACK_TIMEOUT_MS: '600' } });
 
 const call = (k: number, method: string, path: string, json?: unknown, auth = false) =>
-  request(nodes[k]!.url, method, path, REQUEST_TIMEOUT_MS, { json, ...(auth ? { token } : {}) });
+  request(fc.nodes[k]!.url, method, path, REQUEST_TIMEOUT_MS, { json, ...(auth ? { token: fc.token } : {}) });
 
 async function sample(k: number, method: string, path: string, json?: unknown): Promise<Sample> {
   const sent = Date.now();
@@ -67,13 +48,14 @@ describe.each<CutMode>(['blackhole', 'reset'])('a node cut from Redis (%s)', (mo
 
   it(`turns DEGRADED and stops accepting a revoked password exactly max_staleness (${MAX_STALENESS_MS} ms) after its last sync`, async () => {
     const old = `${user}-old`;
+    // In sync first (whatever the test before left), so the login below is cached on a node that trusts its cache.
+    await waitFor(async () => (await call(0, 'GET', '/health')).json?.status === 'UP', { timeoutMs: 10_000, message: 'node 0 not UP before the cut' });
     expect((await call(1, 'PUT', `/v1/roles/${user}`, { password: old, login: true }, true)).status).toBe(201);
     // Cached with its verifier on node 0: the entry that would be served stale.
     expect((await call(0, 'POST', '/v1/login', { username: user, password: old })).status).toBe(200);
     expect((await call(0, 'POST', '/v1/login', { username: user, password: old })).json?.cached).toBe(true);
-    await waitFor(async () => (await call(0, 'GET', '/health')).json?.status === 'UP', { timeoutMs: 10_000, message: 'node 0 not UP before the cut' });
 
-    proxies[0]!.cut(mode);
+    fc.proxies[0]!.cut(mode);
     const cutAt = Date.now();
     const health: Sample[] = [];
     const logins: Sample[] = [];
@@ -98,7 +80,7 @@ describe.each<CutMode>(['blackhole', 'reset'])('a node cut from Redis (%s)', (mo
       }
     })();
     await Promise.all([healthPoller, loginProber]);
-    proxies[0]!.heal();
+    fc.proxies[0]!.heal();
 
     const ages = health.filter((s) => typeof s.json?.sync_age_ms === 'number');
     expect(ages.length).toBeGreaterThan(0);
