@@ -14,6 +14,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { Packr } from 'msgpackr';
 import { MAX_FRAME_BYTES, PROTOCOL_VERSION, validateAck, validateEnvelope } from './messages';
+import { isPlainObject } from './validate';
 import type { Ack, AckMessage, ConfigUpdate, UnsignedUpdate } from './messages';
 
 export type RejectReason = 'too_short' | 'too_large' | 'version' | 'signature' | 'malformed' | 'invalid';
@@ -83,12 +84,6 @@ function reject(reason: RejectReason, detail: string): Rejected {
 function describe(e: unknown): string {
   const message = e instanceof Error ? e.message : String(e);
   return message.length > 200 ? `${message.slice(0, 200)}…` : message;
-}
-
-function isPlainObject(x: unknown): boolean {
-  if (typeof x !== 'object' || x === null || Array.isArray(x)) return false;
-  const proto: unknown = Object.getPrototypeOf(x);
-  return proto === Object.prototype || proto === null;
 }
 
 /** Throws only if the secret is empty (or not a string/Buffer). */

@@ -100,74 +100,9 @@ export type ConfigUpdate = { [K in Kind]: UpdateOf<K> }[Kind];
 export type UnsignedUpdateOf<K extends Kind> = Omit<UpdateOf<K>, 'seq' | 'v'>;
 export type UnsignedUpdate = { [K in Kind]: UnsignedUpdateOf<K> }[Kind];
 
-export type Validation<T> = { ok: true; value: T } | { ok: false; error: string };
+import { type Validation, LONE_SURROGATE, boolAt, fail, hasOwn, intAt, join, objectAt, run, stringAt } from './validate';
 
-/** Thrown inside the validators only; turned into { ok: false } at their boundary. */
-class Invalid extends Error {}
-
-function fail(path: string, message: string): never {
-  throw new Invalid(`${path}: ${message}`);
-}
-
-function run<T>(check: () => T): Validation<T> {
-  try {
-    return { ok: true, value: check() };
-  } catch (e) {
-    if (e instanceof Invalid) return { ok: false, error: e.message };
-    throw e;
-  }
-}
-
-const hasOwn = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
-
-/** Plain objects only: class instances, arrays, Maps, Dates, Errors decoded by msgpackr are all refused. */
-function isPlainObject(x: unknown): x is Record<string, unknown> {
-  if (typeof x !== 'object' || x === null || Array.isArray(x)) return false;
-  const proto: unknown = Object.getPrototypeOf(x);
-  return proto === Object.prototype || proto === null;
-}
-
-function showKey(k: string): string {
-  const s = JSON.stringify(k);
-  return s.length > 66 ? `${s.slice(0, 64)}…"` : s;
-}
-
-/**
- * Checks the object and its keys; returns a reader of own properties so that an inherited
- * property (a polluted Object.prototype) is never taken for a field.
- */
-function objectAt(x: unknown, path: string, allowed: ReadonlySet<string>): (k: string) => unknown {
-  if (!isPlainObject(x)) fail(path, 'must be an object');
-  for (const k of Object.keys(x)) {
-    if (!allowed.has(k)) fail(path, `unknown field ${showKey(k)}`);
-  }
-  return (k) => (hasOwn(x, k) ? x[k] : undefined);
-}
-
-const join = (path: string, k: string): string => (path ? `${path}.${k}` : k);
-
-/** Lone surrogates would be replaced on the wire, so the receiver would see another string. */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
-function stringAt(x: unknown, path: string, min: number, max: number): string {
-  if (typeof x !== 'string' || x.length < min || x.length > max) {
-    fail(path, `must be a string of ${min}..${max} characters`);
-  }
-  if (LONE_SURROGATE.test(x)) fail(path, 'must be well-formed Unicode (lone surrogate)');
-  return x;
-}
-
-function intAt(x: unknown, path: string, min: number, max: number): number {
-  if (typeof x !== 'number' || !Number.isInteger(x) || x < min || x > max) {
-    fail(path, `must be an integer in ${min}..${max}`);
-  }
-  return x + 0; // -0 would not survive a round trip through msgpack
-}
-
-function boolAt(x: unknown, path: string): boolean {
-  if (typeof x !== 'boolean') fail(path, 'must be a boolean');
-  return x;
-}
+export type { Validation } from './validate';
 
 function cachesAt(x: unknown, path: string): CacheName[] {
   if (!Array.isArray(x) || x.length === 0) fail(path, `must be a non-empty array of ${CACHE_NAMES.join(', ')}`);
