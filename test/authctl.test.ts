@@ -54,6 +54,11 @@ describe('authctl against a 3-node cluster', () => {
     expect(rows.map((x) => x.address).sort()).toEqual(ALL.map(address).sort());
     expect(rows.map((x) => x.id).sort()).toEqual(s.nodes.map((n) => n.id).sort());
 
+    // nodetool's -pp (StatusTest): accepted, the same lines (addresses always carry their port)
+    const pp = await authctl(0, ['-pp', 'status']);
+    expect(pp).toMatchObject({ code: 0, stderr: '' });
+    expect(statusRows(pp.stdout).map((x) => x.address).sort()).toEqual(ALL.map(address).sort());
+
     const j = await authctl(2, ['--json', 'status']);
     expect(j.code).toBe(0);
     const nodes = JSON.parse(j.stdout) as Array<{ id: string; status: string; address: string }>;
@@ -169,8 +174,7 @@ describe('authctl against a 3-node cluster', () => {
   test("getauthcacheconfig / setauthcacheconfig, our flags and Cassandra's, reach every node", async () => {
     const set = await authctl(0, ['setauthcacheconfig', '--cache-name', 'CredentialsCache', '--ttl-minutes', '30']);
     expect(set).toMatchObject({ code: 0, stderr: '' });
-    expect(set.stdout).toContain('Changed Validity Period to 1800000 for CredentialsCache');
-    expect(set.stdout).toContain('Applied on 3/3 nodes');
+    expect(set.stdout).toMatch(/^Changed Validity Period to 1800000\nFor CredentialsCache, transient\nApplied on 3\/3 nodes \(seq \d+\)\n$/);
     const get = await authctl(2, ['getauthcacheconfig', '--cache-name', 'credentials']);
     expect(get.stdout).toBe('Validity Period: 1800000\nUpdate Interval: 0\nMax Entries: 100000\nActive Update: false\n');
 
@@ -179,6 +183,14 @@ describe('authctl against a 3-node cluster', () => {
       '--max-entries', '500', '--enable-active-update',
     ]);
     expect(cassandra.code).toBe(0);
+    // nodetool's own lines, in its order (SetAuthCacheConfigTest), then which cache and what it reached
+    expect(cassandra.stdout.split('\n').slice(0, 5)).toEqual([
+      'Changed Validity Period to 120000',
+      'Changed Update Interval to 60000',
+      'Changed Max Entries to 500',
+      'Changed Active Update to true',
+      'For RolesCache, transient',
+    ]);
     for (const i of ALL) {
       const j = await authctl(i, ['--json', 'getauthcacheconfig']);
       const view = JSON.parse(j.stdout) as { node: string; settings: Record<string, Record<string, unknown>> };
@@ -193,6 +205,13 @@ describe('authctl against a 3-node cluster', () => {
     expect((await authctl(2, ['setauthcacheconfig', '--ttl-ms', '3600000', '--refresh-ms', '0', '--disable-active-update'])).code).toBe(0);
     const reset = JSON.parse((await authctl(0, ['--json', 'getauthcacheconfig'])).stdout) as { settings: Record<string, Record<string, unknown>> };
     for (const c of ['credentials', 'roles']) expect(reset.settings[c]).toMatchObject({ ttl_ms: 3600000, refresh_ms: 0, active_update: false });
+
+    // Cassandra's -1 (update interval = validity: no separate refresh) is printed as nodetool prints it, and is refresh off.
+    await authctl(1, ['setauthcacheconfig', '--cache-name', 'RolesCache', '--update-interval', '60000']);
+    const minus = await authctl(1, ['setauthcacheconfig', '--cache-name', 'RolesCache', '--update-interval', '-1']);
+    expect(minus).toMatchObject({ code: 0, stderr: '' });
+    expect(minus.stdout.split('\n').slice(0, 2)).toEqual(['Changed Update Interval to -1', 'For RolesCache, transient']);
+    expect((await authctl(2, ['getauthcacheconfig', '--cache-name', 'RolesCache'])).stdout).toContain('\nUpdate Interval: 0\n');
 
     const conflicting = await authctl(0, ['setauthcacheconfig', '--ttl-ms', '1', '--validity-period', '1']);
     expect(conflicting.code).toBe(2);

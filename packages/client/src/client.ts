@@ -3,6 +3,8 @@
 import { AuthcacheError } from './errors';
 import { normalizeNodes } from './nodes';
 import { type CallSpec, type Credentials, Transport } from './transport';
+import * as calls from './admin-calls';
+import type { ClusterSettingsQuery } from './admin-calls';
 import * as perms from './permission-calls';
 import {
   type AuthInfo,
@@ -13,8 +15,6 @@ import {
   type PermissionGrant,
   type PermissionResult,
   type RolePermissionGrant,
-  CACHE_NAMES,
-  type CacheName,
   type ClusterSettings,
   type ClusterSettingsChange,
   type ClusterSettingsResult,
@@ -45,18 +45,8 @@ export interface ClientOptions {
 
 export const DEFAULT_TIMEOUT_MS = 5000;
 
-export interface ClusterSettingsQuery {
-  /** flat_settings=true */
-  flat?: boolean;
-  /** include_defaults=true */
-  includeDefaults?: boolean;
-}
+export type { ClusterSettingsQuery } from './admin-calls';
 
-function settingsQuery(o: ClusterSettingsQuery): CallSpec['query'] {
-  return { flat_settings: o.flat === true ? 'true' : undefined, include_defaults: o.includeDefaults === true ? 'true' : undefined };
-}
-
-const ADMIN: Credentials = { type: 'bearer' };
 const NONE: Credentials = { type: 'none' };
 
 export class AuthcacheClient {
@@ -137,112 +127,64 @@ export class AuthcacheClient {
   }
 
   async flushAll(opts: FlushOptions = {}): Promise<FlushResult> {
-    return this.call<FlushResult>({
-      method: 'DELETE',
-      path: '/v1/cache',
-      query: flushQuery(opts),
-      kind: 'admin',
-      credentials: ADMIN,
-    });
+    return this.call<FlushResult>(calls.flushAll(opts));
   }
 
   async flushUser(username: string, opts: FlushOptions = {}): Promise<FlushResult> {
-    return this.call<FlushResult>({
-      method: 'DELETE',
-      path: `/v1/cache/users/${segment(username, 'username')}`,
-      query: flushQuery(opts),
-      kind: 'admin',
-      credentials: ADMIN,
-    });
+    return this.call<FlushResult>(calls.flushUser(username, opts));
   }
 
   /** One call per user, in order; the first failure stops the loop and is thrown. */
   async flushUsers(usernames: string[], opts: FlushOptions = {}): Promise<FlushResult[]> {
-    for (const u of usernames) segment(u, 'username');
+    calls.checkUsernames(usernames);
     const results: FlushResult[] = [];
     for (const u of usernames) results.push(await this.flushUser(u, opts));
     return results;
   }
 
   async getSettings(): Promise<SettingsView> {
-    return this.call<SettingsView>({ method: 'GET', path: '/v1/cache/settings', kind: 'admin', credentials: ADMIN });
+    return this.call<SettingsView>(calls.getSettings());
   }
 
   async putSettings(change: SettingsChange & { local?: boolean }): Promise<SettingsResult> {
-    const { local, ...body } = change;
-    if (body.cache !== undefined) cacheName(body.cache);
-    return this.call<SettingsResult>({
-      method: 'PUT',
-      path: '/v1/cache/settings',
-      query: { local: local === true ? 'true' : undefined },
-      body,
-      kind: 'admin',
-      credentials: ADMIN,
-    });
+    return this.call<SettingsResult>(calls.putSettings(change));
   }
 
   /** OpenSearch's flags: `flat` for flat names instead of nested objects, `includeDefaults` for a `defaults` section. */
   async getClusterSettings(opts: ClusterSettingsQuery = {}): Promise<ClusterSettings> {
-    return this.call<ClusterSettings>({ method: 'GET', path: '/_cluster/settings', query: settingsQuery(opts), kind: 'admin', credentials: ADMIN });
+    return this.call<ClusterSettings>(calls.getClusterSettings(opts));
   }
 
   async putClusterSettings(body: ClusterSettingsChange, opts: Pick<ClusterSettingsQuery, 'flat'> = {}): Promise<ClusterSettingsResult> {
-    return this.call<ClusterSettingsResult>({
-      method: 'PUT',
-      path: '/_cluster/settings',
-      query: settingsQuery(opts),
-      body,
-      kind: 'admin',
-      credentials: ADMIN,
-    });
+    return this.call<ClusterSettingsResult>(calls.putClusterSettings(body, opts));
   }
 
   /** Create (status 201, created: true) or alter (200, created: false). */
   async putRole(name: string, change: RoleChange): Promise<RoleResult> {
-    return this.call<RoleResult>({
-      method: 'PUT',
-      path: `/v1/roles/${segment(name, 'role name')}`,
-      body: change,
-      kind: 'admin',
-      credentials: ADMIN,
-    });
+    return this.call<RoleResult>(calls.putRole(name, change));
   }
 
   /** 404 -> NotFoundError */
   async getRole(name: string): Promise<RoleInfo> {
-    return this.call<RoleInfo>({
-      method: 'GET',
-      path: `/v1/roles/${segment(name, 'role name')}`,
-      kind: 'admin',
-      credentials: ADMIN,
-    });
+    return this.call<RoleInfo>(calls.getRole(name));
   }
 
   async listRoles(): Promise<RoleInfo[]> {
-    return this.call<RoleInfo[]>({ method: 'GET', path: '/v1/roles', kind: 'admin', credentials: ADMIN });
+    return this.call<RoleInfo[]>(calls.listRoles());
   }
 
   /** 404 -> NotFoundError */
   async dropRole(name: string): Promise<DropResult> {
-    return this.call<DropResult>({
-      method: 'DELETE',
-      path: `/v1/roles/${segment(name, 'role name')}`,
-      kind: 'admin',
-      credentials: ADMIN,
-    });
+    return this.call<DropResult>(calls.dropRole(name));
   }
 
   async nodes(): Promise<NodeInfo[]> {
-    return this.call<NodeInfo[]>({ method: 'GET', path: '/v1/cluster/nodes', kind: 'admin', credentials: ADMIN });
+    return this.call<NodeInfo[]>(calls.nodes());
   }
 
   /** `GET /v1/audit`: admin calls, newest first; `since` an ISO time, ms epoch or a duration (`1h`). */
   async audit(q: { since?: string; limit?: number } = {}): Promise<AuditEntry[]> {
-    const query = new URLSearchParams();
-    if (q.since !== undefined) query.set('since', q.since);
-    if (q.limit !== undefined) query.set('limit', String(q.limit));
-    const qs = query.toString();
-    return this.call<AuditEntry[]>({ method: 'GET', path: `/v1/audit${qs ? `?${qs}` : ''}`, kind: 'admin', credentials: ADMIN });
+    return this.call<AuditEntry[]>(calls.audit(q));
   }
 
   /**
@@ -250,12 +192,7 @@ export class AuthcacheClient {
    * stops counting as a failure in admin answers. 404 -> NotFoundError (no such member).
    */
   async removeNode(id: string): Promise<NodeRemoved> {
-    return this.call<NodeRemoved>({
-      method: 'DELETE',
-      path: `/v1/cluster/nodes/${segment(id, 'node id')}`,
-      kind: 'admin',
-      credentials: ADMIN,
-    });
+    return this.call<NodeRemoved>(calls.removeNode(id));
   }
 
   /**
@@ -281,31 +218,4 @@ export class AuthcacheClient {
     if (this.closed) throw new AuthcacheError('client is closed');
     return (await this.transport.call<T>(spec)).body;
   }
-}
-
-function flushQuery(opts: FlushOptions): CallSpec['query'] {
-  let caches: CacheName[] | undefined;
-  if (opts.caches !== undefined) {
-    // An empty list would read as "default: every cache" on the node, the opposite of what was asked.
-    if (opts.caches.length === 0) throw new TypeError('caches must name at least one cache');
-    caches = [...new Set(opts.caches.map(cacheName))];
-  }
-  return { local: opts.local === true ? 'true' : undefined, caches };
-}
-
-function cacheName(c: string): CacheName {
-  if (!(CACHE_NAMES as readonly string[]).includes(c)) {
-    throw new TypeError(`unknown cache ${JSON.stringify(c)}; expected one of ${CACHE_NAMES.join(', ')}`);
-  }
-  return c as CacheName;
-}
-
-/**
- * One encoded path segment. '.' and '..' are refused: encodeURIComponent leaves them as they are and the
- * URL parser resolves them before the request leaves, so they would address another route.
- */
-function segment(value: string, what: string): string {
-  if (value === '') throw new TypeError(`${what} must not be empty`);
-  if (value === '.' || value === '..') throw new TypeError(`${what} cannot be "." or ".." in a URL path`);
-  return encodeURIComponent(value);
 }

@@ -2,6 +2,8 @@ import { PassThrough, Readable } from 'node:stream';
 import { CommanderError, InvalidArgumentError } from 'commander';
 import { ConnectionError, ForbiddenError, InvalidCredentialsError, UnauthorizedError, UnavailableError } from '@authcache/client';
 import { EXIT, exitCodeFor, InterruptedError, RefusedError, UsageError } from '../src/cli/exit-codes';
+import { settingsChangeLines } from '../src/cli/format';
+import { rewriteMultiLetterFlags } from '../src/cli/nodetool-flags';
 import { parseCacheName, parseNonNegativeInt, parsePort, settingsChangeFrom } from '../src/cli/options';
 import { promptHidden, readAll, resolvePassword } from '../src/cli/password';
 import { BUILTIN_DEFAULTS, defaultsFromEnv, targetAddress } from '../src/cli/target';
@@ -76,6 +78,9 @@ describe('option values', () => {
     expect(parseCacheName('PermissionsCache')).toBe('permissions');
     expect(parseCacheName('impersonationcache')).toBe('impersonation');
     expect(() => parseCacheName('CountersCache')).toThrow(InvalidArgumentError);
+    // nodetool's words (NodeProbe.getAuthCacheMBean), and Cassandra's caches that authcache lacks said to be so
+    expect(() => parseCacheName('wrong')).toThrow(/^Unknown cache name: wrong; one of CredentialsCache/);
+    expect(() => parseCacheName('JmxPermissionsCache')).toThrow('Unknown cache name: JmxPermissionsCache (a Cassandra cache authcache does not have)');
     expect(() => parseCacheName('constructor')).toThrow(InvalidArgumentError);
   });
 });
@@ -100,6 +105,26 @@ describe('settingsChangeFrom', () => {
     expect(settingsChangeFrom({ ttlMs: 0 })).toEqual({ ttl_ms: 0 });
   });
 
+  test("--update-interval -1 (Cassandra: update interval = validity) is refresh off", () => {
+    expect(settingsChangeFrom({ updateInterval: -1 })).toEqual({ refresh_ms: 0 });
+    expect(() => settingsChangeFrom({ updateInterval: -1, refreshMs: 0 })).toThrow(/--refresh-ms and --update-interval/);
+  });
+
+  test("settingsChangeLines: nodetool's lines exactly, in its order, then the caches named", () => {
+    const change = { cache: 'credentials' as const, ttl_ms: 1, refresh_ms: 0, max_entries: 3, active_update: false };
+    expect(settingsChangeLines(change, { updateInterval: -1 })).toEqual([
+      'Changed Validity Period to 1',
+      'Changed Update Interval to -1',
+      'Changed Max Entries to 3',
+      'Changed Active Update to false',
+      'For CredentialsCache, transient',
+    ]);
+    expect(settingsChangeLines({ refresh_ms: 2, persistent: true })).toEqual([
+      'Changed Update Interval to 2',
+      'For every cache (CredentialsCache, RolesCache, PermissionsCache and ImpersonationCache), persistent',
+    ]);
+  });
+
   test('persistent and local are passed on', () => {
     expect(settingsChangeFrom({ ttlMs: 1, persistent: true })).toEqual({ ttl_ms: 1, persistent: true });
     expect(settingsChangeFrom({ ttlMs: 1, local: true })).toEqual({ ttl_ms: 1, local: true });
@@ -110,12 +135,22 @@ describe('settingsChangeFrom', () => {
     [{ ttlMs: 1, validityPeriod: 1 }, /--ttl-ms and --validity-period/],
     [{ refreshMs: 1, updateInterval: 1 }, /--refresh-ms and --update-interval/],
     [{ enableActiveUpdate: true, disableActiveUpdate: true }, /contradict/],
-    [{ cacheName: 'roles' as const }, /nothing to change/],
-    [{}, /nothing to change/],
+    [{ cacheName: 'roles' as const }, /At least one optional parameter need to be passed/],
+    [{}, /At least one optional parameter need to be passed/],
     [{ ttlMs: 1, persistent: true, local: true }, /--persistent and --local/],
   ])('%j is a usage error', (flags, message) => {
     expect(() => settingsChangeFrom(flags)).toThrow(UsageError);
     expect(() => settingsChangeFrom(flags)).toThrow(message);
+  });
+});
+
+describe("nodetool's multi-letter flags", () => {
+  const values = new Set(['--token', '-h', '-p']);
+  test('-pp, -pw, -pwf become long names; not after --, not as a value', () => {
+    expect(rewriteMultiLetterFlags(['-pp', 'status', '-pw', 'x', '-pwf', 'f'], values)).toEqual(['--print-port', 'status', '--jmx-password', 'x', '--password-file', 'f']);
+    expect(rewriteMultiLetterFlags(['--token', '-pp', 'status'], values)).toEqual(['--token', '-pp', 'status']);
+    expect(rewriteMultiLetterFlags(['invalidaterolescache', '--', '-pp', '-pw'], values)).toEqual(['invalidaterolescache', '--', '-pp', '-pw']);
+    expect(rewriteMultiLetterFlags(['-p', '7001', '-ppx'], values)).toEqual(['-p', '7001', '-ppx']);
   });
 });
 

@@ -121,6 +121,28 @@ describe('authctl (in-process, fake node)', () => {
       expect(JSON.parse(j.stdout)).toEqual(partial);
     });
 
+    test("'--' ends the options, as in nodetool's synopsis ([--] [<role>...]): a user named like a flag", async () => {
+      answer(() => ({ status: 200, body: { message: 'ok', ...propagation } }));
+      const r = await authctl(['invalidaterolescache', '--', '-alice', '--local']);
+      expect(r.code).toBe(0);
+      expect(requests()).toEqual(['DELETE /v1/cache/users/-alice?caches=roles', 'DELETE /v1/cache/users/--local?caches=roles']);
+    });
+
+    test("nodetool's verbs for caches authcache lacks are refused by name, exit 2, nothing sent", async () => {
+      for (const [verb, cache] of [
+        ['invalidatenetworkpermissionscache', 'NetworkPermissionsCache'],
+        ['invalidatejmxpermissionscache', 'JmxPermissionsCache'],
+        ['invalidatecidrpermissionscache', 'CIDRPermissionsCache'],
+      ]) {
+        const r = await authctl([verb!, 'alice']);
+        expect(r.code).toBe(2);
+        expect(r.stderr).toContain(`${verb}: authcache has no ${cache}`);
+      }
+      expect(fake.requests).toHaveLength(0);
+      // not listed among the verbs
+      expect((await authctl(['--help'])).stdout).not.toContain('invalidatenetworkpermissionscache');
+    });
+
     test('--json with users prints one answer per user, in order', async () => {
       answer((req) => ({ status: 200, body: { message: req.url, ...propagation } }));
       const r = await authctl(['--json', 'invalidaterolescache', 'a', 'b']);
@@ -158,8 +180,11 @@ describe('authctl (in-process, fake node)', () => {
       expect(r.code).toBe(0);
       expect(requests()).toEqual(['PUT /v1/cache/settings']);
       expect(body(0)).toEqual({ cache: 'roles', ttl_ms: 5000, refresh_ms: 100, max_entries: 10, active_update: false });
-      expect(r.stdout).toContain('Changed Validity Period to 5000 for RolesCache');
-      expect(r.stdout).toContain('Applied on 3/3 nodes');
+      // nodetool's lines exactly (SetAuthCacheConfigTest.assertSetConfig), then the cache and the propagation
+      expect(r.stdout).toBe(
+        'Changed Validity Period to 5000\nChanged Update Interval to 100\nChanged Max Entries to 10\nChanged Active Update to false\n' +
+          'For RolesCache, transient\nApplied on 3/3 nodes (seq 42)\n',
+      );
     });
 
     test("--update-interval -1 is Cassandra's 'no separate refresh': refresh off", async () => {
@@ -167,19 +192,44 @@ describe('authctl (in-process, fake node)', () => {
       const r = await authctl(['setauthcacheconfig', '--cache-name', 'CredentialsCache', '--update-interval', '-1']);
       expect(r.code).toBe(0);
       expect(body(0)).toEqual({ cache: 'credentials', refresh_ms: 0 });
+      // printed as nodetool prints it (SetAuthCacheConfigTest.assertSetConfigDisabled)
+      expect(r.stdout.split('\n')[0]).toBe('Changed Update Interval to -1');
       expect((await authctl(['setauthcacheconfig', '--update-interval', '-2'])).code).toBe(2);
     });
 
     test('--ttl-minutes, --persistent, no cache name: every cache', async () => {
       answer(() => ({ status: 200, body: { message: 'Settings updated.', settings: view.settings, ...propagation } }));
-      await authctl(['setauthcacheconfig', '--ttl-minutes', '120', '--persistent']);
+      const r = await authctl(['setauthcacheconfig', '--ttl-minutes', '120', '--persistent']);
       expect(body(0)).toEqual({ ttl_ms: 7_200_000, persistent: true });
+      expect(r.stdout.split('\n').slice(0, 2)).toEqual([
+        'Changed Validity Period to 7200000',
+        'For every cache (CredentialsCache, RolesCache, PermissionsCache and ImpersonationCache), persistent',
+      ]);
     });
 
     test('--local is a query parameter', async () => {
       answer(() => ({ status: 200, body: { message: 'Settings updated.', settings: view.settings, ...propagation } }));
       await authctl(['setauthcacheconfig', '--max-entries', '5', '--local']);
       expect(requests()).toEqual(['PUT /v1/cache/settings?local=true']);
+    });
+
+    test("nodetool's refusals (Get/SetAuthCacheConfigTest): its words on stderr, exit 2 (usage), nothing sent", async () => {
+      const cases: Array<[string[], string]> = [
+        [['getauthcacheconfig', '--cache-name'], "option '--cache-name <name>' argument missing"],
+        [['getauthcacheconfig', '--cache-name', 'wrong'], 'Unknown cache name: wrong;'],
+        [['setauthcacheconfig', '--cache-name', 'wrong', '--validity-period', '1'], 'Unknown cache name: wrong;'],
+        [['getauthcacheconfig', '--cache-name', 'NetworkPermissionsCache'], 'Unknown cache name: NetworkPermissionsCache (a Cassandra cache authcache does not have)'],
+        [['setauthcacheconfig', '--cache-name', 'PermissionsCache'], 'At least one optional parameter need to be passed'],
+        [['setauthcacheconfig', '--cache-name', 'RolesCache', '--enable-active-update', '--disable-active-update'], 'contradict each other'],
+      ];
+      for (const [args, message] of cases) {
+        const r = await authctl(args);
+        expect({ args, code: r.code, stdout: r.stdout }).toEqual({ args, code: 2, stdout: '' });
+        expect(r.stderr).toContain(message);
+        // nodetool's second line, with our name
+        expect(r.stderr.trimEnd().split('\n').pop()).toBe("See 'authctl help' or 'authctl help <command>'.");
+      }
+      expect(fake.requests).toHaveLength(0);
     });
 
     test('usage errors send nothing', async () => {
@@ -331,6 +381,35 @@ describe('authctl (in-process, fake node)', () => {
         expect({ args, code: r.code }).toEqual({ args, code: 2 });
       }
       expect(fake.requests).toHaveLength(0);
+    });
+  });
+
+  describe("nodetool's connection flags (StatusTest runs `nodetool -pp status`)", () => {
+    test('-pp / --print-port: accepted before or after the verb, nothing else changes', async () => {
+      answer(() => ({ status: 200, body: members }));
+      for (const args of [['-pp', 'status'], ['status', '-pp'], ['--print-port', 'status']]) {
+        const r = await authctl(args);
+        expect({ args, code: r.code, stderr: r.stderr }).toEqual({ args, code: 0, stderr: '' });
+        expect(r.stdout.split('\n')[0]).toMatch(/^UN\s+127\.0\.0\.1:7001\s+node1\s+seq=12\s+entries=7$/);
+      }
+      expect(fake.requests).toHaveLength(3);
+    });
+
+    test('-u, -pw, -pwf (JMX credentials) are refused with the reason, exit 2, nothing sent; not misread as -p w', async () => {
+      for (const args of [['-u', 'cassandra', '-pw', 'cassandra', 'status'], ['-pw', 'secret', 'status'], ['status', '-pwf', '/etc/jmx.pw'], ['--username', 'x', 'status']]) {
+        const r = await authctl(args);
+        expect({ args, code: r.code }).toEqual({ args, code: 2 });
+        expect(r.stderr).toContain("nodetool's JMX credentials; authctl authenticates with --token");
+        expect(r.stderr).not.toContain('port');
+      }
+      expect(fake.requests).toHaveLength(0);
+    });
+
+    test('an option value that looks like -pp is left as it is', async () => {
+      answer(() => ({ status: 200, body: members }));
+      const r = await authctl(['--token', '-pp', 'status']);
+      expect(r.code).toBe(0);
+      expect(fake.requests[0]!.headers.authorization).toBe('Bearer -pp');
     });
   });
 

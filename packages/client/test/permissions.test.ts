@@ -8,6 +8,8 @@ import { AuthcacheClient, ForbiddenError, NotFoundError } from '../src';
 import { main } from '../src/cli/main';
 import type { CliIO } from '../src/cli/io';
 import { parsePermissionWords } from '../src/cli/commands/permissions';
+import { UsageError } from '../src/cli/exit-codes';
+import { permissionResources } from '../src/cli/permission-resources';
 import { type FakeNode, startFakeNode } from './fake-node';
 
 const propagation = (seq: number) => ({ seq, nodes: { total: 1, successful: 1, failed: 0 }, failures: [], members: [{ node: 'n1', result: 'applied' }] });
@@ -166,7 +168,7 @@ describe('authctl', () => {
     expect(all.stdout).toContain('ImpersonationCache:');
     const set = await authctl(['setauthcacheconfig', '--cache-name', 'permissionscache', '--validity-period', '2000']);
     expect(set.code).toBe(0);
-    expect(set.stdout).toContain('Changed Validity Period to 2000 for PermissionsCache');
+    expect(set.stdout).toContain('Changed Validity Period to 2000\nFor PermissionsCache, transient\n');
     expect(JSON.parse(fake.requests[2]!.body)).toEqual({ cache: 'permissions', ttl_ms: 2000 });
   });
 
@@ -177,12 +179,54 @@ describe('authctl', () => {
     [['grant', 'SEL;ECT', 'ON', 'data', 'TO', 'r']],
     [['revoke', 'SELECT', 'ON', 'data', 'TO', 'r']],
     [['list', 'permissions', 'a', 'b']],
-    [['invalidatepermissionscache', '--resource', '/x']],
+    [['invalidatepermissionscache', 'readers', '--resource', '/x']],
+    // nodetool's checks (InvalidatePermissionsCache): a resource needs a role; --table/--all-tables need --keyspace, --function --functions-in-keyspace
+    [['invalidatepermissionscache', '--resource', 'data']],
+    [['invalidatepermissionscache', '--all-keyspaces']],
+    [['invalidatepermissionscache', 'readers', '--table', 't']],
+    [['invalidatepermissionscache', 'readers', '--all-tables']],
+    [['invalidatepermissionscache', 'readers', '--function', 'f']],
+    [['invalidatepermissionscache', 'readers', '--keyspace', 'a/../b']],
     [['authorize', 'alice', 'SELECT', 'data']],
   ])('usage error, nothing sent: %j', async (args) => {
     const r = await authctl(args);
     expect(r.code).toBe(2);
     expect(fake.requests).toHaveLength(0);
+  });
+
+  withAuthzCaches("invalidatepermissionscache takes nodetool's resource options and 4.0's <role> <resource>...: the role's entries go", async () => {
+    fake.setHandler(() => ({ status: 200, body: { message: 'ok', ...propagation(5) } }));
+    for (const args of [
+      ['readers', '--keyspace', 'ks', '--table', 'orders'],
+      ['readers', '--all-keyspaces', '--all-roles', '--all-functions', '--all-mbeans'],
+      ['readers', '--functions-in-keyspace', 'ks', '--function', 'foo[Int32Type^DoubleType]', '--role', 'bob', '--mbean', 'org.apache.cassandra.db:type=Tables'],
+      ['readers', 'data', 'data/ks'],
+    ]) {
+      const r = await authctl(['invalidatepermissionscache', ...args]);
+      expect({ args, code: r.code, stderr: r.stderr }).toEqual({ args, code: 0, stderr: '' });
+    }
+    expect(fake.requests.map((r) => r.url)).toEqual(Array(4).fill('/v1/cache/users/readers?caches=permissions'));
+  });
+
+  test("nodetool's resource options as resource paths, in nodetool's words when refused", () => {
+    expect(permissionResources('r', [], { keyspace: 'ks', table: 't' })).toEqual(['data/ks/t']);
+    expect(permissionResources('r', [], { keyspace: 'ks' })).toEqual(['data/ks']);
+    expect(permissionResources('r', [], { keyspace: 'ks', allTables: true })).toEqual(['data/ks']);
+    expect(permissionResources('r', ['data'], { allKeyspaces: true, allRoles: true, role: 'bob', allMbeans: true, mbean: 'm' })).toEqual([
+      'data',
+      'roles',
+      'roles/bob',
+      'mbean',
+      'mbean/m',
+    ]);
+    expect(permissionResources('r', [], { functionsInKeyspace: 'ks' })).toEqual(['functions/ks']);
+    expect(permissionResources('r', [], { functionsInKeyspace: 'ks', function: 'f' })).toEqual(['functions/ks/f']);
+    expect(permissionResources(undefined, [], {})).toEqual([]);
+    expect(() => permissionResources(undefined, [], { allKeyspaces: true })).toThrow('No resource options allowed without a <role> being specified');
+    expect(() => permissionResources('r', [], { table: 't' })).toThrow('--table option should be passed along with --keyspace option');
+    expect(() => permissionResources('r', [], { allTables: true })).toThrow('--all-tables option should be passed along with --keyspace option');
+    expect(() => permissionResources('r', [], { function: 'f' })).toThrow('--function option should be passed along with --functions-in-keyspace option');
+    expect(() => permissionResources('r', [], { keyspace: '..' })).toThrow(UsageError);
   });
 
   test('parsePermissionWords', () => {

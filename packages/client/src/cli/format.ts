@@ -97,17 +97,23 @@ export function settingsLines(view: SettingsView, cache: CacheName | undefined):
   return out;
 }
 
-/** Cassandra's setauthcacheconfig says "Changed Validity Period to 3000"; so do we, naming the cache. */
-export function settingsChangeLines(change: SettingsChange): string[] {
-  const target = change.cache === undefined ? cacheLabel(undefined) : cassandraName(change.cache);
+/**
+ * Cassandra's setauthcacheconfig lines, exactly ("Changed Validity Period to 3000", in its order; an
+ * update interval given as -1 is printed as -1, as nodetool does), then one line naming the caches
+ * changed and whether the change is persistent, which nodetool has no need to say.
+ * `given` holds the values as typed where they differ from what is sent (-1 is sent as refresh 0).
+ */
+export function settingsChangeLines(change: SettingsChange, given: { updateInterval?: number } = {}): string[] {
   const lines: string[] = [];
   const say = (what: string, value: number | boolean | undefined) => {
-    if (value !== undefined) lines.push(`Changed ${what} to ${value} for ${target}${change.persistent === true ? ' (persistent)' : ''}`);
+    if (value !== undefined) lines.push(`Changed ${what} to ${value}`);
   };
   say('Validity Period', change.ttl_ms);
-  say('Update Interval', change.refresh_ms);
+  say('Update Interval', change.refresh_ms === undefined ? undefined : (given.updateInterval ?? change.refresh_ms));
   say('Max Entries', change.max_entries);
   say('Active Update', change.active_update);
+  const target = change.cache === undefined ? `every cache (${cacheLabel(undefined)})` : cassandraName(change.cache);
+  lines.push(`For ${target}, ${change.persistent === true ? 'persistent' : 'transient'}`);
   return lines;
 }
 

@@ -3,7 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { ConnectionError, HttpError, UnauthorizedError, UnavailableError } from '../errors';
 import { registerAudit } from './commands/audit';
-import { registerInvalidate } from './commands/invalidate';
+import { registerCassandraOnly, registerInvalidate } from './commands/invalidate';
 import { registerLogin } from './commands/login';
 import { registerPermissions } from './commands/permissions';
 import { registerRole } from './commands/role';
@@ -11,8 +11,12 @@ import { registerSettings } from './commands/settings';
 import { registerRemoveNode, registerStatus } from './commands/status';
 import { EXIT, exitCodeFor, InterruptedError, RefusedError, UsageError } from './exit-codes';
 import type { CliIO } from './io';
+import { addNodetoolFlags, rewriteMultiLetterFlags, valueTakingFlags } from './nodetool-flags';
 import { parsePort, parsePositiveInt } from './options';
 import { type RunAction, Session } from './session';
+
+/** The line under every usage error: nodetool's ("See 'nodetool help' or 'nodetool help <command>'."). */
+export const USAGE_HINT = "See 'authctl help' or 'authctl help <command>'.";
 
 export function buildProgram(io: CliIO, run: RunAction, version: string): Command {
   const program = new Command('authctl');
@@ -30,7 +34,7 @@ export function buildProgram(io: CliIO, run: RunAction, version: string): Comman
     // Our own help verb (below): commander's prints the whole help, exit 2, for `help nosuchverb`.
     .helpCommand(false)
     .configureHelp({ showGlobalOptions: true })
-    .showHelpAfterError('(authctl --help, or authctl <verb> --help, for usage)')
+    .showHelpAfterError(USAGE_HINT)
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
@@ -42,6 +46,8 @@ export function buildProgram(io: CliIO, run: RunAction, version: string): Comman
       `
 Environment: AUTHCACHE_URL (e.g. http://127.0.0.1:7001) gives the defaults of -h and -p;
              AUTHCACHE_ADMIN_TOKEN the default of --token. Flags override both.
+nodetool's -pp/--print-port is accepted (addresses always carry their port); its JMX credentials
+(-u, -pw, -pwf) are refused: authctl authenticates with --token.
 
 Exit codes: 0 done; 1 refused (401/403, rejected login, error answer, or a node did not apply the change);
             2 usage; 3 node unreachable or unavailable (503).
@@ -54,8 +60,10 @@ Examples:
   set -eo pipefail; nodes=$(authctl status | grep '^UN' | awk '{print $2}')
   for node in $nodes; do authctl -h "$node" invalidatecredentialscache --local; done`,
     );
+  addNodetoolFlags(program);
   registerStatus(program, run);
   registerInvalidate(program, run);
+  registerCassandraOnly(program);
   registerSettings(program, run);
   registerRole(program, run);
   registerPermissions(program, run);
@@ -96,7 +104,7 @@ export async function main(argv: readonly string[], io: CliIO, version = '0.0.0'
   };
   const program = buildProgram(io, run, version);
   try {
-    await program.parseAsync([...argv], { from: 'user' });
+    await program.parseAsync(rewriteMultiLetterFlags(argv, valueTakingFlags(program)), { from: 'user' });
     return code;
   } catch (err) {
     // Commander has printed its own message (usage errors, --help, --version).
@@ -109,7 +117,7 @@ function report(err: unknown, io: CliIO, s: Session | undefined): void {
   const say = (line: string) => io.stderr.write(`authctl: ${line}\n`);
   if (err instanceof UsageError) {
     say(`error: ${err.message}`);
-    say('(authctl <verb> --help for usage)');
+    io.stderr.write(`${USAGE_HINT}\n`);
     return;
   }
   if (err instanceof RefusedError || err instanceof InterruptedError) {

@@ -36,12 +36,21 @@ const CACHE_ALIASES: Readonly<Record<string, string>> = {
   impersonation: 'impersonation',
 };
 
-/** Cassandra's names (CredentialsCache, RolesCache, PermissionsCache; ImpersonationCache) and ours, any case. */
+/** Caches Cassandra's nodetool names that authcache does not hold (no network, JMX or CIDR authorizer). */
+const CASSANDRA_ONLY = ['networkpermissionscache', 'jmxpermissionscache', 'cidrpermissionscache'];
+
+/**
+ * Cassandra's names (CredentialsCache, RolesCache, PermissionsCache; ImpersonationCache) and ours, any case.
+ * An unknown name is refused with nodetool's words ("Unknown cache name: wrong"), then what there is.
+ */
 export function parseCacheName(value: string): CacheName {
-  const c = Object.prototype.hasOwnProperty.call(CACHE_ALIASES, value.toLowerCase()) ? CACHE_ALIASES[value.toLowerCase()] : undefined;
+  const key = value.toLowerCase();
+  const c = Object.prototype.hasOwnProperty.call(CACHE_ALIASES, key) ? CACHE_ALIASES[key] : undefined;
   if (c === undefined) {
+    const why = CASSANDRA_ONLY.includes(key) ? ` (a Cassandra cache authcache does not have)` : '';
     throw new InvalidArgumentError(
-      'must be CredentialsCache, RolesCache, PermissionsCache or ImpersonationCache (or credentials, roles, permissions, impersonation).',
+      `Unknown cache name: ${value}${why}; one of CredentialsCache, RolesCache, PermissionsCache, ImpersonationCache ` +
+        '(or credentials, roles, permissions, impersonation)',
     );
   }
   return c as CacheName;
@@ -105,7 +114,8 @@ export function settingsChangeFrom(f: SettingsFlags): SettingsChange & { local?:
   ]);
   const refresh = exclusive('the refresh interval', [
     ['--refresh-ms', f.refreshMs],
-    ['--update-interval', f.updateInterval],
+    // Cassandra's -1: update interval = validity, i.e. no separate refresh (ours: 0, off)
+    ['--update-interval', f.updateInterval === -1 ? 0 : f.updateInterval],
   ]);
   if (f.enableActiveUpdate === true && f.disableActiveUpdate === true) {
     throw new UsageError('--enable-active-update and --disable-active-update contradict each other');
@@ -122,7 +132,8 @@ export function settingsChangeFrom(f: SettingsFlags): SettingsChange & { local?:
   if (activeUpdate !== undefined) change.active_update = activeUpdate;
   if (ttl === undefined && f.maxEntries === undefined && refresh === undefined && activeUpdate === undefined) {
     throw new UsageError(
-      'nothing to change: give at least one of --ttl-ms/--ttl-minutes/--validity-period, --max-entries, ' +
+      // nodetool's words (SetAuthCacheConfig), then the flags
+      'At least one optional parameter need to be passed: --ttl-ms/--ttl-minutes/--validity-period, --max-entries, ' +
         '--refresh-ms/--update-interval, --enable-active-update/--disable-active-update',
     );
   }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { CacheName, FlushResult } from '../../types';
-import { EXIT } from '../exit-codes';
+import { EXIT, UsageError } from '../exit-codes';
 import { cacheLabel, propagationLines } from '../format';
 import { partialExit } from './partial';
 import { checkName } from '../options';
@@ -33,6 +33,24 @@ Examples:
       .action((users: string[], opts: { local?: boolean }, cmd: Command) =>
         run(cmd, (s) => invalidate(s, verb.caches, users, opts.local === true)),
       );
+  }
+}
+
+/** nodetool verbs for Cassandra caches authcache does not hold: refused with that said, not as an unknown verb. */
+const CASSANDRA_ONLY_VERBS: Array<[string, string]> = [
+  ['invalidatenetworkpermissionscache', 'NetworkPermissionsCache (the network authorizer)'],
+  ['invalidatejmxpermissionscache', 'JmxPermissionsCache (the JMX authorizer)'],
+  ['invalidatecidrpermissionscache', 'CIDRPermissionsCache (the CIDR authorizer)'],
+];
+
+export function registerCassandraOnly(program: Command): void {
+  for (const [name, cache] of CASSANDRA_ONLY_VERBS) {
+    program
+      .command(`${name} [args...]`, { hidden: true })
+      .allowUnknownOption()
+      .action(() => {
+        throw new UsageError(`${name}: authcache has no ${cache}; its caches are CredentialsCache, RolesCache, PermissionsCache and ImpersonationCache`);
+      });
   }
 }
 

@@ -11,6 +11,7 @@ import { authorizeLine, permissionTable, propagationLines } from '../format';
 import { checkName } from '../options';
 import type { RunAction, Session } from '../session';
 import { partialExit } from './partial';
+import { permissionResources, type ResourceFlags } from '../permission-resources';
 
 /** The words of `PERM[,PERM] ON RESOURCE <joiner> ROLE`, case-insensitive keywords. */
 export function parsePermissionWords(words: readonly string[], joiner: 'to' | 'from'): { permissions: string[]; resource: string; role: string } {
@@ -80,18 +81,41 @@ Examples:
       return run(cmd, (s) => authorize(s, checkName(user, 'a user name'), words[0]!, words[2]!, opts.as));
     });
 
-  program
-    .command('invalidatepermissionscache [role]')
+  const inv = program
+    .command('invalidatepermissionscache [role] [resources...]')
     .summary('invalidate PermissionsCache on every node (or --local)')
     .description("invalidate the permissions cache on every node; with ROLE, the entries of that role and of every role holding it")
     .option('--resource <resource>', "accepted as nodetool's: entries are per role set and cover every resource, so the role's entries go")
-    .option('--local', 'only on the target node (nodetool semantics)')
-    .addHelpText('after', '\nExamples:\n  authctl invalidatepermissionscache\n  authctl invalidatepermissionscache readers --resource data/ks\n  authctl -h 10.0.0.5 invalidatepermissionscache --local')
-    .action((role: string | undefined, opts: { resource?: string; local?: boolean }, cmd: Command) => {
-      if (opts.resource !== undefined) {
-        const problem = resourceProblem(opts.resource);
-        if (problem) throw new UsageError(problem);
-      }
+    .option('--local', 'only on the target node (nodetool semantics)');
+  // nodetool's resource options (Cassandra 4.1); like --resource, they need a ROLE and select that role's entries.
+  for (const [flags, what] of [
+    ['--all-keyspaces', "the resource 'ALL KEYSPACES' (data)"],
+    ['--keyspace <keyspace>', 'a keyspace (data/KS)'],
+    ['--all-tables', "'ALL TABLES' of --keyspace (data/KS)"],
+    ['--table <table>', 'a table of --keyspace (data/KS/TABLE)'],
+    ['--all-roles', "'ALL ROLES' (roles)"],
+    ['--role <role>', 'a role resource (roles/ROLE)'],
+    ['--all-functions', "'ALL FUNCTIONS' (functions)"],
+    ['--functions-in-keyspace <keyspace>', 'the functions of a keyspace (functions/KS)'],
+    ['--function <function>', 'a function of --functions-in-keyspace (functions/KS/FUNCTION)'],
+    ['--all-mbeans', "'ALL MBEANS' (mbean)"],
+    ['--mbean <mbean>', 'an MBean (mbean/NAME)'],
+  ] as const) {
+    inv.option(flags, `nodetool's: ${what}`);
+  }
+  inv
+    .addHelpText(
+      'after',
+      `
+A resource (--resource, nodetool's resource options, or nodetool 4.0's <role> <resource>...) needs a ROLE.
+Examples:
+  authctl invalidatepermissionscache
+  authctl invalidatepermissionscache readers --resource data/ks
+  authctl invalidatepermissionscache readers --keyspace ks --table orders
+  authctl -h 10.0.0.5 invalidatepermissionscache --local`,
+    )
+    .action((role: string | undefined, resources: string[], opts: ResourceFlags & { local?: boolean }, cmd: Command) => {
+      permissionResources(role, resources, opts);
       return run(cmd, (s) => invalidatePermissions(s, role === undefined ? undefined : checkName(role, 'a role name'), opts.local === true));
     });
 }

@@ -73,11 +73,14 @@ export async function setConfig(s: Session, flags: SettingsFlags): Promise<numbe
   const change = settingsChangeFrom(flags);
   const result = await s.client.putSettings(change);
   if (s.json) s.printJson(result);
-  else s.out(...settingsChangeLines(change), ...propagationLines(result, change.local === true));
+  else {
+    const given = flags.updateInterval === -1 ? { updateInterval: -1 } : {};
+    s.out(...settingsChangeLines(change, given), ...propagationLines(result, change.local === true));
+  }
   return partialExit(s, [result]);
 }
 
-/** Cassandra's `-1` means "no separate update interval" (refresh with validity): our refresh off, 0. */
+/** Cassandra's `-1` means "no separate update interval" (refresh with validity); kept as -1 to be printed so, sent as refresh 0. */
 function parseUpdateInterval(value: string): number {
-  return value.trim() === '-1' ? 0 : parseNonNegativeInt(value);
+  return value.trim() === '-1' ? -1 : parseNonNegativeInt(value);
 }
