@@ -194,7 +194,7 @@ describe('authctl', () => {
     expect(fake.requests).toHaveLength(0);
   });
 
-  withAuthzCaches("invalidatepermissionscache takes nodetool's resource options and 4.0's <role> <resource>...: the role's entries go", async () => {
+  test("invalidatepermissionscache takes nodetool's resource options and 4.0's <role> <resource>...: the role's entries go", async () => {
     fake.setHandler(() => ({ status: 200, body: { message: 'ok', ...propagation(5) } }));
     for (const args of [
       ['readers', '--keyspace', 'ks', '--table', 'orders'],
