@@ -63,16 +63,52 @@ describe('redis permission store: layout and atomicity', () => {
     h.sub.disconnect();
   });
 
-  test('keys of names.ts: a hash per role (resource → JSON list) and the index of roles', async () => {
-    await store.grant('readers', 'data/ks', ['SELECT'], h.publish);
-    expect(await h.cmd.hgetall(h.names.rolePermissions('readers'))).toEqual({ 'data/ks': '["SELECT"]' });
+  test('keys of names.ts: a hash per role (one field per resource and permission) and the index of roles', async () => {
+    await store.grant('readers', 'data/ks', ['SELECT', 'DESCRIBE'], h.publish);
+    expect(await h.cmd.hgetall(h.names.rolePermissions('readers'))).toEqual({ 'data/ks\x1fDESCRIBE': '1', 'data/ks\x1fSELECT': '1' });
     expect(await h.cmd.smembers(h.names.permissionsIndex)).toEqual(['readers']);
-    await store.revoke('readers', 'data/ks', ['SELECT'], h.publish);
+    await store.revoke('readers', 'data/ks', ['ALL'], h.publish);
     expect(await h.cmd.exists(h.names.rolePermissions('readers'))).toBe(0);
-    expect(await h.cmd.smembers(h.names.permissionsIndex)).toEqual([]);
+    expect(await store.list()).toEqual([]);
     // The write and its frame are one script: every write appended one frame to the log.
     expect(Number(await h.cmd.get(h.names.seq))).toBe(2);
     expect(await h.cmd.xlen(h.names.log)).toBe(2);
+  });
+
+  test('the previous layout (resource -> JSON list) is read, and converted by the first write on the resource', async () => {
+    const key = h.names.rolePermissions('old');
+    await h.cmd.hset(key, 'data', '["MODIFY","SELECT"]', 'data/ks', '["DROP"]');
+    await h.cmd.sadd(h.names.permissionsIndex, 'old');
+    expect(await store.list('old')).toEqual([
+      { role: 'old', resource: 'data', permissions: ['MODIFY', 'SELECT'] },
+      { role: 'old', resource: 'data/ks', permissions: ['DROP'] },
+    ]);
+    expect((await store.revoke('old', 'data', ['SELECT'], h.publish)).permissions).toEqual(['MODIFY']);
+    expect((await store.grant('old', 'data/ks', ['ALTER'], h.publish)).permissions).toEqual(['ALTER', 'DROP']);
+    expect(await h.cmd.hgetall(key)).toEqual({ 'data\x1fMODIFY': '1', 'data/ks\x1fALTER': '1', 'data/ks\x1fDROP': '1' });
+    expect(await store.list('old')).toEqual([
+      { role: 'old', resource: 'data', permissions: ['MODIFY'] },
+      { role: 'old', resource: 'data/ks', permissions: ['ALTER', 'DROP'] },
+    ]);
+  });
+
+  test('a legacy field rewritten between the read and the write fails the value guard: planned again, nothing resurrected', async () => {
+    const key = h.names.rolePermissions('race');
+    await h.cmd.hset(key, 'data', '["MODIFY","SELECT"]');
+    let first = true;
+    // Another node converts the field and revokes SELECT while this write is planned on the old value.
+    const racing = async (ops: StoreOp[]) => {
+      if (first) {
+        first = false;
+        await h.cmd.hdel(key, 'data');
+        await h.cmd.hset(key, 'data\x1fMODIFY', '1');
+      }
+      return h.publish(ops);
+    };
+    const r = await store.grant('race', 'data', ['DROP'], racing);
+    expect(r.permissions).toEqual(['DROP', 'MODIFY']);
+    expect(h.published.filter((ops) => ops.some((o) => o.op === 'expect_field'))).toHaveLength(1);
+    expect(await store.list('race')).toEqual([{ role: 'race', resource: 'data', permissions: ['DROP', 'MODIFY'] }]);
   });
 
   test('a publish refused by a guard writes nothing', async () => {
@@ -87,12 +123,24 @@ describe('redis permission store: layout and atomicity', () => {
     const g = await store.grantsOf(['r']);
     expect([...g.get('r')!.keys()]).toEqual(['data/ok']);
     await store.grant('r', 'data', ['MODIFY'], h.publish);
-    expect(await h.cmd.hget(h.names.rolePermissions('r'), 'data')).toBe('["MODIFY"]');
+    expect(await h.cmd.hgetall(h.names.rolePermissions('r'))).toEqual({ 'data\x1fMODIFY': '1', 'data/ok': '["SELECT"]' });
   });
 
   test('concurrent grants on one role from one node all land', async () => {
     await Promise.all(['A', 'B', 'C', 'D', 'E'].map((p) => store.grant('c', 'data', [p], h.publish)));
-    expect(await h.cmd.hget(h.names.rolePermissions('c'), 'data')).toBe('["A","B","C","D","E"]');
+    expect(await store.list('c')).toEqual([{ role: 'c', resource: 'data', permissions: ['A', 'B', 'C', 'D', 'E'] }]);
+  });
+
+  test('concurrent grants and revokes on one role from two stores (two nodes) commute: none is lost', async () => {
+    const other = new RedisPermissionStore(h.cmd, h.names);
+    await store.grant('c2', 'data', ['KEEP0', 'KEEP1', 'GONE0', 'GONE1'], h.publish);
+    const perms = Array.from({ length: 30 }, (_, i) => `P${i}`);
+    await Promise.all([
+      ...perms.map((p, i) => (i % 2 === 0 ? store : other).grant('c2', 'data', [p], h.publish)),
+      other.revoke('c2', 'data', ['GONE0'], h.publish),
+      store.revoke('c2', 'data', ['GONE1'], h.publish),
+    ]);
+    expect((await store.list('c2'))[0]!.permissions).toEqual(['KEEP0', 'KEEP1', ...perms].sort());
   });
 
   test('Redis down: unavailable, nothing written', async () => {

@@ -68,9 +68,10 @@ export class Admin {
     return r.propagation;
   }
 
-  /** The invalidation a role write publishes with it: the users, or everything past a size. */
-  invalidation(usernames: string[]): Change {
-    return usernames.length > MAX_USERS_PER_UPDATE ? { kind: 'flush_all', body: {} } : { kind: 'flush_users', body: { usernames } };
+  /** The invalidation a role write publishes with it: the users, or everything past a size; `caches` limits it. */
+  invalidation(usernames: string[], caches?: CacheName[]): Change {
+    const only = caches ? { caches } : {};
+    return usernames.length > MAX_USERS_PER_UPDATE ? { kind: 'flush_all', body: only } : { kind: 'flush_users', body: { usernames, ...only } };
   }
 
   private async run(change: Change, local: boolean): Promise<Propagation> {

@@ -64,11 +64,11 @@ export class AuthcacheNode {
     this.settingsState = new SettingsState(settingsDefaults(config.cache));
     this.settingsStore = new SettingsStore(cmd, this.names);
     this.throttle = new LoginThrottle(config.throttle);
-    this.roles = createRoleStore({ config, log, redis: cmd, names: this.names, invalidate: (usernames, ops = []) => this.bus.publish(this.admin.invalidation(usernames), ops) });
+    this.roles = createRoleStore({ config, log, redis: cmd, names: this.names, invalidate: (usernames, ops = [], caches) => this.bus.publish(this.admin.invalidation(usernames, caches), ops) });
     this.passwords = new Passwords(config.bcryptCost, config.bcryptConcurrency);
     this.cache = new AuthCache(this.roles, this.passwords, this.settingsState.effective(), log);
     this.settingsState.onChange((s) => this.cache.configure(s));
-    // Grants live in the bus's Redis for every backend; each grant or revoke is published with its invalidation.
+    // Grants live in the backend when it keeps them (PostgreSQL), else in the bus's Redis; each grant or revoke is published with its invalidation.
     this.permissions = createPermissionService({
       redis: cmd,
       names: this.names,

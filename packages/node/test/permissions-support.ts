@@ -43,17 +43,20 @@ export class MemoryPermissionStore implements PermissionStore {
   }
 
   grant(role: string, resource: string, permissions: readonly string[], publish: PublishOps): Promise<PermissionWriteResult> {
-    return this.write(role, resource, afterGrant(this.grants.get(role)?.get(resource) ?? [], permissions), publish);
+    return this.write(role, resource, (cur) => afterGrant(cur, permissions), publish);
   }
 
   revoke(role: string, resource: string, permissions: readonly string[], publish: PublishOps): Promise<PermissionWriteResult> {
-    return this.write(role, resource, afterRevoke(this.grants.get(role)?.get(resource) ?? [], permissions), publish);
+    return this.write(role, resource, (cur) => afterRevoke(cur, permissions), publish);
   }
 
-  private async write(role: string, resource: string, after: string[], publish: PublishOps): Promise<PermissionWriteResult> {
-    const ops: StoreOp[] = [{ op: 'hset', key: `perms:${role}`, fields: { [resource]: JSON.stringify(after) } }];
+  /** Applied to the state as it is once published, as the publish script applies its ops: writes commute. */
+  private async write(role: string, resource: string, next: (current: string[]) => string[], publish: PublishOps): Promise<PermissionWriteResult> {
+    const planned = next(this.grants.get(role)?.get(resource) ?? []);
+    const ops: StoreOp[] = [{ op: 'hset', key: `perms:${role}`, fields: { [resource]: JSON.stringify(planned) } }];
     const p = await publish(ops);
     const g = this.grants.get(role) ?? new Map<string, string[]>();
+    const after = next(g.get(resource) ?? []);
     if (after.length > 0) g.set(resource, after);
     else g.delete(resource);
     if (g.size > 0) this.grants.set(role, g);
@@ -70,7 +73,15 @@ export interface PermissionStoreHarness {
   close(): Promise<void>;
 }
 
-export function describePermissionStore(name: string, make: () => Promise<PermissionStoreHarness>): void {
+export interface PermissionStoreTraits {
+  /**
+   * The store commits before it publishes (PostgreSQL's outbox): a failed publish leaves the
+   * change standing and says so (outcome_unknown), instead of writing nothing.
+   */
+  outbox?: boolean;
+}
+
+export function describePermissionStore(name: string, make: () => Promise<PermissionStoreHarness>, traits: PermissionStoreTraits = {}): void {
   describe(`permission store contract: ${name}`, () => {
     let h: PermissionStoreHarness;
     beforeEach(async () => {
@@ -116,12 +127,31 @@ export function describePermissionStore(name: string, make: () => Promise<Permis
       ]);
     });
 
-    test('a failed publish writes nothing', async () => {
+    test(traits.outbox ? 'a failed publish: the committed grant stands and the answer says outcome unknown' : 'a failed publish writes nothing', async () => {
       const failing: PublishOps = async () => {
         throw new Error('bus down');
       };
-      await expect(h.store.grant('c', 'data', ['SELECT'], failing)).rejects.toThrow();
-      expect(await h.store.list('c')).toEqual([]);
+      if (traits.outbox) {
+        await expect(h.store.grant('c', 'data', ['SELECT'], failing)).rejects.toMatchObject({ kind: 'outcome_unknown' });
+        expect(await h.store.list('c')).toEqual([{ role: 'c', resource: 'data', permissions: ['SELECT'] }]);
+      } else {
+        await expect(h.store.grant('c', 'data', ['SELECT'], failing)).rejects.toThrow();
+        expect(await h.store.list('c')).toEqual([]);
+      }
+    });
+
+    test('revoking what was never granted changes nothing and still answers', async () => {
+      await h.store.grant('n', 'data', ['SELECT'], h.publish);
+      expect((await h.store.revoke('n', 'data', ['MODIFY'], h.publish)).permissions).toEqual(['SELECT']);
+      expect((await h.store.revoke('n', 'data/other', ['SELECT'], h.publish)).permissions).toEqual([]);
+      expect(await h.store.list('n')).toEqual([{ role: 'n', resource: 'data', permissions: ['SELECT'] }]);
+    });
+
+    test('concurrent grants and revokes on one role commute: none is lost', async () => {
+      await h.store.grant('busy', 'data', ['GONE'], h.publish);
+      const perms = Array.from({ length: 20 }, (_, i) => `P${String(i).padStart(2, '0')}`);
+      await Promise.all([...perms.map((p) => h.store.grant('busy', 'data', [p], h.publish)), h.store.revoke('busy', 'data', ['GONE'], h.publish)]);
+      expect(await h.store.list('busy')).toEqual([{ role: 'busy', resource: 'data', permissions: perms }]);
     });
 
     test('resources and roles with unusual characters are data, not syntax', async () => {

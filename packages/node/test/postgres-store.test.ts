@@ -94,10 +94,10 @@ describe('postgres backend', () => {
     const pools = Array.from({ length: 4 }, () => createPool(pgConfig(n.schemaName)));
     try {
       const applied = await Promise.all(pools.map((p) => migrate(p, n)));
-      expect(applied.flat()).toEqual([1]);
+      expect(applied.flat()).toEqual([1, 2]);
       expect(await migrate(pools[0]!, n)).toEqual([]);
       const rows = await pg.query(`SELECT version FROM ${n.version}`);
-      expect(rows).toEqual([{ version: 1 }]);
+      expect(rows).toEqual([{ version: 1 }, { version: 2 }]);
     } finally {
       await Promise.all(pools.map((p) => p.end()));
     }

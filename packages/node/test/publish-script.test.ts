@@ -40,6 +40,15 @@ describe('publishCall', () => {
     expect(call.args.slice(4)).toEqual(['expect', 4, 1, '1', 'hset', 4, 4, 'a', '1', 'b', '2', 'hdel', 5, 1, 'x', 'del', 6, 0, 'sadd', 5, 1, 'm', 'srem', 5, 2, 'm', 'n', 'expect', 7, 1, '0']);
   });
 
+  it('passes a value guard as field, presence and value; the script checks it with the other guards', () => {
+    const call = publishCall(fixed, frame, 100, names.updates, 'e', [
+      { op: 'expect_field', key: 'k1', field: 'f', value: '["A"]' },
+      { op: 'expect_field', key: 'k1', field: 'g', value: null },
+    ]);
+    expect(call.args.slice(4)).toEqual(['expect_field', 4, 3, 'f', '1', '["A"]', 'expect_field', 4, 3, 'g', '0', '']);
+    expect(PUBLISH_SCRIPT.indexOf("'expect_field'")).toBeLessThan(PUBLISH_SCRIPT.indexOf("'INCR'"));
+  });
+
   it('leaves out ops that would write nothing', () => {
     const call = publishCall(fixed, frame, 100, names.updates, 'e', [
       { op: 'hset', key: 'k', fields: {} },

@@ -82,6 +82,10 @@ for _, op in ipairs(ops) do
   if op[1] == 'expect' then
     local exists = redis.call('EXISTS', op[2]) == 1
     if exists ~= (ARGV[op[3]] == '1') then return { 'guard', op[2] } end
+  elseif op[1] == 'expect_field' then
+    local v = redis.call('HGET', op[2], ARGV[op[3]])
+    local want = ARGV[op[3] + 1] == '1'
+    if (want and v ~= ARGV[op[3] + 2]) or (not want and v) then return { 'guard', op[2] } end
   end
 end
 local seq = redis.call('INCR', KEYS[1])
@@ -159,6 +163,9 @@ export function publishCall(fixed: { seq: string; log: string; epoch: string; ep
         break;
       case 'expect':
         push('expect', op.key, [op.exists ? '1' : '0']);
+        break;
+      case 'expect_field':
+        push('expect_field', op.key, [op.field, op.value === null ? '0' : '1', op.value ?? '']);
         break;
     }
   }

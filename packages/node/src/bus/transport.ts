@@ -17,7 +17,9 @@ export type StoreOp =
   | { op: 'sadd'; key: string; members: string[] }
   | { op: 'srem'; key: string; members: string[] }
   /** A guard, checked before any write: when `key`'s existence differs, nothing is written or published. */
-  | { op: 'expect'; key: string; exists: boolean };
+  | { op: 'expect'; key: string; exists: boolean }
+  /** A value guard, checked with the others: hash `key`'s `field` holds `value` (null: the field is absent). */
+  | { op: 'expect_field'; key: string; field: string; value: string | null };
 
 /** The cluster's position: the last assigned seq, and the id of the store's current life. */
 export interface Position {

@@ -1,9 +1,11 @@
 /**
  * Where grants of permissions live: the seam every backend implements (docs/architecture.md,
- * "Permissions"). Redis holds them for the redis and ldap backends (LDAP groups are read-only,
- * their permissions are ours). A write and its invalidation are one atomic step: the store plans
- * the write from a read and hands its rows as StoreOps to `publish`, which the node connects to
- * the bus's publish script (as RoleStore writes do).
+ * "Permissions and impersonation"). Redis holds them for the redis and ldap backends (LDAP groups
+ * are read-only, their permissions are ours); PostgreSQL in its `role_permissions` table
+ * (roles/postgres/permission-store.ts). A write and its invalidation are never apart: the Redis
+ * store hands its rows as StoreOps to `publish`, which the node connects to the bus's publish
+ * script; the PostgreSQL store commits through its outbox, then calls `publish([])`. Concurrent
+ * writes on one role from several nodes must commute (none may be lost).
  */
 import type { Propagation, RolePermissionGrant } from '@authcache/protocol';
 import type { StoreOp } from '../bus/transport';

@@ -1,6 +1,7 @@
 /**
- * Grants in Redis: per role the hash `names.rolePermissions(role)` (resource → JSON array of
- * permissions), and the set `names.permissionsIndex` of the roles holding any grant (for listing).
+ * Grants in Redis: per role the hash `names.rolePermissions(role)` (one field per granted
+ * resource and permission, redis-layout.ts), and the set `names.permissionsIndex` of the roles that
+ * were granted anything (for listing).
  * Reads are pipelined; writes go through the bus's publish script with their invalidation
  * (docs/architecture.md, "Atomic change and invalidation"). Keys are built by names.ts alone and
  * values are passed as arguments, never spliced into a command or script.
@@ -8,11 +9,14 @@
 import type { ClusterNames, RolePermissionGrant } from '@authcache/protocol';
 import type { StoreOp } from '../bus/transport';
 import { RoleStoreError } from '../roles/role-store';
-import { afterGrant, afterRevoke, parseStored, type Grants } from './rules';
+import { ALL, afterGrant, afterRevoke, parseStored, type Grants } from './rules';
+import { grantField, legacyValue, readGrants } from './redis-layout';
 import type { PermissionStore, PermissionWriteResult, PublishOps } from './permission-store';
 import { TransportError } from '../bus/transport';
 
 const LIST_CHUNK = 1000;
+/** A guard fails only when a legacy field was converted meanwhile: the next plan no longer sees it. */
+const WRITE_ATTEMPTS = 3;
 
 /** What the store needs of a connection: a single Redis, or a Redis Cluster (every key carries the cluster's hash tag). */
 export interface PermissionRedis {
@@ -23,9 +27,8 @@ export interface PermissionRedis {
 
 export class RedisPermissionStore implements PermissionStore {
   /**
-   * Writes of this process, one at a time per role: a grant and a revoke on the same role from two
-   * requests to this node cannot interleave their read and write. Across nodes the publish script
-   * has no value guard yet (see the report of issue 15: an `expect_field` op would close it).
+   * Writes of this process, one at a time per role, so that a grant and a revoke sent to this node
+   * in order land in that order. Across nodes the writes commute (redis-layout.ts).
    */
   private readonly writing = new Map<string, Promise<unknown>>();
 
@@ -40,7 +43,7 @@ export class RedisPermissionStore implements PermissionStore {
     roles.forEach((r, i) => {
       const [err, h] = rows[i] ?? [new Error('no reply')];
       if (err) throw err;
-      const grants = toGrants(h as Record<string, string>);
+      const grants = readGrants(h as Record<string, string>);
       if (grants.size > 0) out.set(r, grants);
     });
     return out;
@@ -63,14 +66,29 @@ export class RedisPermissionStore implements PermissionStore {
   }
 
   grant(role: string, resource: string, permissions: readonly string[], publish: PublishOps): Promise<PermissionWriteResult> {
-    return this.serial(role, () => this.write(role, resource, (cur) => afterGrant(cur, permissions), publish));
+    return this.serial(role, () => this.write(role, resource, 'grant', permissions, publish));
   }
 
   revoke(role: string, resource: string, permissions: readonly string[], publish: PublishOps): Promise<PermissionWriteResult> {
-    return this.serial(role, () => this.write(role, resource, (cur) => afterRevoke(cur, permissions), publish));
+    return this.serial(role, () => this.write(role, resource, 'revoke', permissions, publish));
   }
 
-  private async write(role: string, resource: string, next: (current: string[]) => string[], publish: PublishOps): Promise<PermissionWriteResult> {
+  /**
+   * Grants and revokes are HSET / HDEL of one field per (resource, permission) (redis-layout.ts),
+   * so concurrent writers on other nodes commute. The read only decides what `ALL` revokes, which
+   * legacy field to convert (guarded by its value: a guard failure plans again) and the answer.
+   */
+  private async write(role: string, resource: string, kind: 'grant' | 'revoke', permissions: readonly string[], publish: PublishOps): Promise<PermissionWriteResult> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.writeOnce(role, resource, kind, permissions, publish);
+      } catch (err) {
+        if (!(err instanceof TransportError && err.failure === 'guard') || attempt >= WRITE_ATTEMPTS) throw classify(err);
+      }
+    }
+  }
+
+  private async writeOnce(role: string, resource: string, kind: 'grant' | 'revoke', permissions: readonly string[], publish: PublishOps): Promise<PermissionWriteResult> {
     const key = this.names.rolePermissions(role);
     let held: Record<string, string>;
     try {
@@ -78,29 +96,29 @@ export class RedisPermissionStore implements PermissionStore {
     } catch (err) {
       throw new RoleStoreError('unavailable', `permission store unreachable: ${(err as Error).message}`);
     }
-    const after = next(parseStored(held[resource]));
-    const othersLeft = Object.keys(held).some((r) => r !== resource && parseStored(held[r]).length > 0);
-    const ops: StoreOp[] =
-      after.length > 0
-        ? [
-            { op: 'hset', key, fields: { [resource]: JSON.stringify(after) } },
-            { op: 'sadd', key: this.names.permissionsIndex, members: [role] },
-          ]
-        : othersLeft
-          ? [{ op: 'hdel', key, fields: [resource] }]
-          : [
-              { op: 'del', key },
-              { op: 'srem', key: this.names.permissionsIndex, members: [role] },
-            ];
-    try {
-      return { role, resource, permissions: after, propagation: await publish(ops) };
-    } catch (err) {
-      if (err instanceof TransportError && err.failure === 'unknown') {
-        throw new RoleStoreError('outcome_unknown', `outcome unknown: the change may have been applied (${err.message})`);
-      }
-      if (err instanceof TransportError && err.failure === 'guard') throw new RoleStoreError('conflict', 'a concurrent change got there first: nothing was written');
-      throw new RoleStoreError('unavailable', `permission store unreachable: ${(err as Error).message}`);
+    const current = readGrants(held).get(resource) ?? [];
+    const after = kind === 'grant' ? afterGrant(current, permissions) : afterRevoke(current, permissions);
+    const ops: StoreOp[] = [];
+    const legacy = legacyValue(held, resource);
+    if (legacy !== undefined) {
+      // Converted once, in this same step: only if nobody rewrote the field since it was read.
+      ops.push({ op: 'expect_field', key, field: resource, value: legacy }, { op: 'hdel', key, fields: [resource] });
+      const kept = kind === 'grant' ? parseStored(legacy) : after;
+      if (kept.length > 0) ops.push({ op: 'hset', key, fields: Object.fromEntries(kept.map((p) => [grantField(resource, p), '1'])) });
     }
+    if (kind === 'grant') {
+      ops.push({ op: 'hset', key, fields: Object.fromEntries(afterGrant([], permissions).map((p) => [grantField(resource, p), '1'])) });
+      ops.push({ op: 'sadd', key: this.names.permissionsIndex, members: [role] });
+    } else {
+      // ALL revokes what was read on the resource; a grant another node makes meanwhile comes after it.
+      const gone = current.filter((p) => !after.includes(p));
+      const named = afterGrant([], permissions).filter((p) => p !== ALL);
+      const fields = [...new Set([...gone, ...named])].map((p) => grantField(resource, p));
+      if (fields.length > 0) ops.push({ op: 'hdel', key, fields });
+      // The index is not trimmed here: a grant from another node may be landing on this role. A
+      // role without grants in the index lists nothing; dropping the role removes it.
+    }
+    return { role, resource, permissions: after, propagation: await publish(ops) };
   }
 
   private serial<T>(role: string, f: () => Promise<T>): Promise<T> {
@@ -115,12 +133,11 @@ export class RedisPermissionStore implements PermissionStore {
   }
 }
 
-/** A role's hash as grants; unreadable fields (not a permission list) are left out. */
-function toGrants(h: Record<string, string>): Map<string, readonly string[]> {
-  const out = new Map<string, readonly string[]>();
-  for (const [resource, raw] of Object.entries(h)) {
-    const perms = parseStored(raw);
-    if (perms.length > 0) out.set(resource, perms);
+function classify(err: unknown): Error {
+  if (err instanceof RoleStoreError) return err;
+  if (err instanceof TransportError && err.failure === 'unknown') {
+    return new RoleStoreError('outcome_unknown', `outcome unknown: the change may have been applied (${err.message})`);
   }
-  return out;
+  if (err instanceof TransportError && err.failure === 'guard') return new RoleStoreError('conflict', 'a concurrent change got there first: nothing was written');
+  return new RoleStoreError('unavailable', `permission store unreachable: ${(err as Error).message}`);
 }

@@ -1,8 +1,9 @@
 /**
  * How a node builds its permissions service from its parts (node.ts calls this; see the wiring in
- * docs/architecture.md, "Permissions"). Grants live in the bus's Redis whatever the role backend:
- * for `redis` beside the roles, for `ldap` because the directory is read-only (permissions granted
- * to groups are ours), and for `postgres` until a permissions table with its change feed exists.
+ * docs/architecture.md, "Permissions"). Grants live where the role backend keeps them
+ * (`RoleStore.permissionStore`: PostgreSQL's `role_permissions`), else in the bus's Redis: for
+ * `redis` beside the roles, for `ldap` because the directory is read-only (permissions granted to
+ * groups are ours).
  */
 import type { Logger } from 'pino';
 import type { ClusterNames } from '@authcache/protocol';
@@ -39,7 +40,7 @@ export function createPermissionService(w: PermissionWiring): PermissionService 
       return store.resolveRoles(username);
     });
   return new PermissionService({
-    store: new RedisPermissionStore(w.redis, w.names),
+    store: store.permissionStore ?? new RedisPermissionStore(w.redis, w.names),
     roles,
     holdersOf: (role) => store.holdersOf(role),
     // A directory's groups cannot be told from names here: grants to any name are kept (LDAP).

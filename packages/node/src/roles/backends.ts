@@ -4,7 +4,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { ClusterNames, Propagation } from '@authcache/protocol';
+import type { CacheName, ClusterNames, Propagation } from '@authcache/protocol';
 import type { Config } from '../config';
 import type { StoreOp } from '../bus/transport';
 import type { RoleStore } from './role-store';
@@ -18,8 +18,11 @@ export interface BackendDeps {
   /** The node's command connection to Redis (the bus's store). */
   redis: Redis;
   names: ClusterNames;
-  /** Publishes the invalidation of `usernames` (flush all past a size) in one atomic step with `ops` on the bus's store. */
-  invalidate(usernames: string[], ops?: StoreOp[]): Promise<Propagation>;
+  /**
+   * Publishes the invalidation of `usernames` (flush all past a size) in one atomic step with `ops`
+   * on the bus's store; `caches` limits it to those caches (default: every cache).
+   */
+  invalidate(usernames: string[], ops?: StoreOp[], caches?: CacheName[]): Promise<Propagation>;
 }
 
 export function createRoleStore(deps: BackendDeps): RoleStore {

@@ -4,6 +4,7 @@
  * role-store-contract.ts) each must pass. See docs/architecture.md, "Adding a backend".
  */
 import type { Propagation } from '@authcache/protocol';
+import type { PermissionStore } from '../permissions/permission-store';
 
 export interface StoredCredentials {
   /** bcrypt hash in Cassandra's `$2a$` / `$2b$` form; undefined for a role without password. */
@@ -105,6 +106,11 @@ export interface RoleWrites {
 
 export interface RoleStore extends RoleReads, RoleWrites {
   readonly capabilities: RoleStoreCapabilities;
+  /**
+   * Where this backend keeps grants of permissions, when it keeps them itself (PostgreSQL).
+   * Absent: they live in the bus's Redis (the Redis backend, and LDAP, which is read-only).
+   */
+  readonly permissionStore?: PermissionStore;
   start(): Promise<void>;
   stop(): Promise<void>;
   /** Whether the backend answers, as /health reports it. */

@@ -49,7 +49,10 @@ export class MemoryStore {
 
   /** What the publish script does, atomically. */
   publish(frame: Buffer, ops: readonly StoreOp[]): number | { guard: string } {
-    for (const op of ops) if (op.op === 'expect' && this.exists(op.key) !== op.exists) return { guard: op.key };
+    for (const op of ops) {
+      if (op.op === 'expect' && this.exists(op.key) !== op.exists) return { guard: op.key };
+      if (op.op === 'expect_field' && (this.hashes.get(op.key)?.get(op.field) ?? null) !== op.value) return { guard: op.key };
+    }
     const seq = ++this.seq;
     this.epoch ??= randomUUID();
     for (const op of ops) this.applyOp(op);
@@ -103,6 +106,7 @@ export class MemoryStore {
         if (this.sets.get(op.key)?.size === 0) this.sets.delete(op.key);
         break;
       case 'expect':
+      case 'expect_field':
         break;
     }
   }

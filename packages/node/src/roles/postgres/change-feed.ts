@@ -28,6 +28,15 @@ export interface ChangeRow {
   new_superuser: boolean | null;
   old_member_of: (string | null)[] | null;
   new_member_of: (string | null)[] | null;
+  /** Set for a change of `role_permissions` (schema version 2): the row's resource, and its permissions before and after. */
+  resource: string | null;
+  old_permissions: (string | null)[] | null;
+  new_permissions: (string | null)[] | null;
+}
+
+/** True when every change of the batch is a permission change: only the authorization caches are affected. */
+export function permissionsOnly(changes: readonly ChangeRow[]): boolean {
+  return changes.length > 0 && changes.every((c) => c.resource !== null);
 }
 
 export class ChangeFeed {
@@ -40,7 +49,7 @@ export class ChangeFeed {
   async pending(limit: number): Promise<ChangeRow[]> {
     const { rows } = await this.db.query<ChangeRow>(
       `SELECT id, ts, who, origin, op, role, old_role, old_can_login, new_can_login, password_changed,
-              old_superuser, new_superuser, old_member_of, new_member_of
+              old_superuser, new_superuser, old_member_of, new_member_of, resource, old_permissions, new_permissions
          FROM ${this.n.changes}
         WHERE published_at IS NULL AND (claimed_until IS NULL OR claimed_until < clock_timestamp())
         ORDER BY id LIMIT $1`,
@@ -95,7 +104,8 @@ export class ChangeFeed {
 /**
  * The users whose cached answers a batch of changes makes wrong: each changed role (old and new
  * name of a rename), and the holders of a role whose grants or superuser status changed, that
- * was created or dropped (grant-graph's needsHolders), found in the current grant graph.
+ * was created or dropped (grant-graph's needsHolders), found in the current grant graph. A
+ * permission change affects its role and every holder of it (they inherit its grants).
  */
 export async function affectedUsers(changes: readonly ChangeRow[], graph: () => Promise<readonly RoleRecord[]>): Promise<string[]> {
   const users = new Set<string>();
@@ -103,6 +113,11 @@ export async function affectedUsers(changes: readonly ChangeRow[], graph: () => 
   for (const c of changes) {
     users.add(c.role);
     if (c.old_role !== null) users.add(c.old_role);
+    if (c.resource !== null) {
+      needHoldersOf.add(c.role);
+      if (c.old_role !== null) needHoldersOf.add(c.old_role);
+      continue;
+    }
     const before = c.op === 'INSERT' ? null : { memberOf: normalizeGrants(c.old_member_of), superuser: c.old_superuser ?? false };
     const after = c.op === 'DELETE' ? null : { memberOf: normalizeGrants(c.new_member_of), superuser: c.new_superuser ?? false };
     if (c.old_role !== null || needsHolders(before, after)) {

@@ -11,8 +11,9 @@ import type { RoleStore } from '../role-store';
 import type { PostgresConfig } from './config';
 import { migrate } from './migrations';
 import { createPool, databaseAnswered, errorMessage, redactUrl, sqlNames, type SqlNames } from './pg';
-import { ChangeRelay } from './relay';
+import { ChangeRelay, type AuthzCache } from './relay';
 import { PostgresRoles } from './store';
+import { PostgresPermissionStore } from './permission-store';
 
 const PROBE_MS = 1000;
 
@@ -25,6 +26,8 @@ export function createPostgresStore(config: PostgresConfig, deps: BackendDeps): 
 export class PostgresRoleStore extends PostgresRoles implements RoleStore {
   readonly capabilities = { writable: true };
   readonly relay: ChangeRelay;
+  /** Grants of permissions in `role_permissions`, written through the same outbox as roles. */
+  readonly permissionStore: PostgresPermissionStore;
   private readonly pool: Pool;
   private readonly log: Logger;
   private up = false;
@@ -41,7 +44,7 @@ export class PostgresRoleStore extends PostgresRoles implements RoleStore {
     const log = deps.log.child({ backend: 'postgres' });
     // An idle pooled connection that breaks must not crash the process; the next query reconnects.
     pool.on('error', (err) => log.debug({ err: errorMessage(err) }, 'idle PostgreSQL connection lost'));
-    const invalidate = (usernames: string[]) => deps.invalidate(usernames);
+    const invalidate = (usernames: string[], caches?: AuthzCache[]) => deps.invalidate(usernames, [], caches);
     let self: PostgresRoleStore | undefined;
     const relay = new ChangeRelay({
       config,
@@ -66,6 +69,7 @@ export class PostgresRoleStore extends PostgresRoles implements RoleStore {
       kickRelay: () => relay.kick(),
     });
     self = this;
+    this.permissionStore = new PostgresPermissionStore({ db: pool, names, outbox: this.outbox, onDatabase: (ok, err) => this.observed(ok, err) });
     this.pool = pool;
     this.log = log;
     this.relay = relay;

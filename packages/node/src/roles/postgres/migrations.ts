@@ -10,11 +10,15 @@
  *   a trigger on `roles` in the writer's own transaction, whoever the writer is (authcache or
  *   psql), then NOTIFY on `<schema>_changes`. A row is published once (`published_at`), and
  *   pruned after a retention.
+ *
+ * Version 2 (permissions-schema.ts): `role_permissions`, Cassandra's system_auth.role_permissions
+ * shape, recorded in `role_changes` by its own trigger.
  */
 import type { Pool } from 'pg';
 import type { SqlNames } from './pg';
+import { permissionsTableProblems, version2 } from './permissions-schema';
 
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 const MIGRATION_LOCK = 'authcache.migrate';
 
@@ -92,7 +96,10 @@ function version1(n: SqlNames): string[] {
   ];
 }
 
-const MIGRATIONS: Array<{ version: number; statements: (n: SqlNames) => string[] }> = [{ version: 1, statements: version1 }];
+const MIGRATIONS: Array<{ version: number; statements: (n: SqlNames) => string[] }> = [
+  { version: 1, statements: version1 },
+  { version: 2, statements: version2 },
+];
 
 /** Thrown when the database holds something authcache cannot use as it is; the node does not start. */
 export class SchemaError extends Error {}
@@ -119,6 +126,10 @@ export async function migrate(pool: Pool, n: SqlNames): Promise<number[]> {
       applied.push(m.version);
     }
     await checkRolesTable(client, n);
+    const problems = await permissionsTableProblems(client, n);
+    if (problems.length > 0) {
+      throw new SchemaError(`table ${n.schemaName}.role_permissions cannot be used as authcache's permissions table: ${problems.join(', ')}`);
+    }
     await client.query('COMMIT');
     return applied;
   } catch (err) {

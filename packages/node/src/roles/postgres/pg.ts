@@ -17,6 +17,10 @@ export interface SqlNames {
   version: string;
   changeFunction: string;
   truncateFunction: string;
+  /** Grants of permissions (Cassandra's system_auth.role_permissions shape) and their triggers' functions. */
+  permissions: string;
+  permissionFunction: string;
+  permissionsTruncateFunction: string;
   /** NOTIFY channel of the change trigger (unquoted: it is passed to pg_notify as a value). */
   channel: string;
 }
@@ -33,6 +37,9 @@ export function sqlNames(schema: string): SqlNames {
     version: `${q}.authcache_schema_version`,
     changeFunction: `${q}.authcache_record_role_change`,
     truncateFunction: `${q}.authcache_record_roles_truncate`,
+    permissions: `${q}.role_permissions`,
+    permissionFunction: `${q}.authcache_record_permission_change`,
+    permissionsTruncateFunction: `${q}.authcache_record_permissions_truncate`,
     channel: `${schema}_changes`,
   };
 }

@@ -14,7 +14,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Propagation } from '@authcache/protocol';
 import { Lease } from '../../lease';
-import { ChangeFeed, affectedUsers } from './change-feed';
+import { ChangeFeed, affectedUsers, permissionsOnly } from './change-feed';
 import { clientConfig, errorMessage, type SqlNames } from './pg';
 import { loadGraph } from './rows';
 import type { PostgresConfig } from './config';
@@ -31,8 +31,13 @@ export interface RelayDeps {
   leaseKey: string;
   nodeId: string;
   log: Logger;
-  invalidate(usernames: string[]): Promise<Propagation>;
+  /** `caches` undefined: every cache of the users; else only those (a batch of permission changes). */
+  invalidate(usernames: string[], caches?: AuthzCache[]): Promise<Propagation>;
 }
+
+/** The caches a batch of permission changes alone makes wrong (docs/architecture.md, "Permissions and impersonation"). */
+export type AuthzCache = 'permissions' | 'impersonation';
+const AUTHZ: AuthzCache[] = ['permissions', 'impersonation'];
 
 export class ChangeRelay {
   private readonly lease: Lease;
@@ -187,7 +192,7 @@ export class ChangeRelay {
         if (batch.length === 0) break;
         const users = await affectedUsers(batch, () => loadGraph(this.d.pool, this.d.names));
         const t0 = Date.now();
-        const p = await this.d.invalidate(users);
+        const p = await this.d.invalidate(users, permissionsOnly(batch) ? AUTHZ : undefined);
         await this.feed.markPublished(batch.map((c) => c.id));
         this.published += batch.length;
         const oldest = batch.reduce((m, c) => Math.min(m, c.ts.getTime()), Infinity);
@@ -200,7 +205,11 @@ export class ChangeRelay {
             lagMs: Date.now() - oldest,
             publishMs: Date.now() - t0,
             who: [...new Set(batch.map((c) => c.who))],
-            ops: batch.slice(0, 20).map((c) => ({ op: c.op, role: c.role, ...(c.old_role ? { from: c.old_role } : {}), passwordChanged: c.password_changed, login: c.new_can_login, grants: c.new_member_of })),
+            ops: batch.slice(0, 20).map((c) =>
+              c.resource !== null
+                ? { op: c.op, role: c.role, ...(c.old_role ? { from: c.old_role } : {}), resource: c.resource, permissions: c.new_permissions }
+                : { op: c.op, role: c.role, ...(c.old_role ? { from: c.old_role } : {}), passwordChanged: c.password_changed, login: c.new_can_login, grants: c.new_member_of },
+            ),
           },
           'postgres change relay: changes published',
         );

@@ -1,10 +1,8 @@
 /**
  * Roles in PostgreSQL (docs/architecture.md, "Backends"): reads straight from the `roles` table, grants resolved by
- * grant-graph; writes through the API as a transactional outbox (docs/architecture.md, "Atomic
- * change and invalidation"): the row and its change record (written by the trigger) commit
- * together, then this node publishes the invalidation at once and marks the record published.
- * Should that publish fail or this node die first, the record stays pending and the change relay
- * (relay.ts, on one node) publishes it: an invalidation may be late, never dropped.
+ * grant-graph; writes through the API via the transactional outbox (outbox.ts): the row and its
+ * change record (written by the trigger) commit together, then this node publishes the
+ * invalidation; the change relay publishes whatever a writer could not.
  */
 import type { Pool, PoolClient } from 'pg';
 import type { Logger } from 'pino';
@@ -21,12 +19,9 @@ import {
   type RoleWriteResult,
   type StoredCredentials,
 } from '../role-store';
-import { ChangeFeed } from './change-feed';
-import { UNIQUE_VIOLATION, errorMessage, type SqlNames } from './pg';
+import { Outbox } from './outbox';
+import { errorMessage, type SqlNames } from './pg';
 import { ROLE_SELECT, loadGraph, normalizeGrants, toRecord, type RoleRow } from './rows';
-
-const WRITE_ATTEMPTS = 3;
-const WRITE_LOCK = 'authcache.roles';
 
 export interface StoreDeps {
   pool: Pool;
@@ -46,18 +41,12 @@ export interface StoreDeps {
 
 type Reads = Omit<RoleStore, 'upsert' | 'drop' | 'start' | 'stop' | 'health' | 'capabilities'>;
 
-/** What a write planned inside its transaction, published after COMMIT. */
-interface Planned<T> {
-  result: T;
-  affected: string[];
-  changeIds: string[];
-}
-
 export class PostgresRoles implements Reads {
-  private readonly feed: ChangeFeed;
+  /** Shared with the permission store (permission-store.ts of this directory). */
+  readonly outbox: Outbox;
 
   constructor(private readonly d: StoreDeps) {
-    this.feed = new ChangeFeed(d.pool, d.names);
+    this.outbox = new Outbox(d);
   }
 
   private get n(): SqlNames {
@@ -135,6 +124,8 @@ export class PostgresRoles implements Reads {
       if (!all.some((x) => x.name === name)) return { result: null, affected: [] };
       const affected = [name, ...holdersOf(name, all)];
       await tx.query(`DELETE FROM ${this.n.roles} WHERE role = $1`, [name]);
+      // Its permissions go with it, as Cassandra drops a dropped role's; their change records are claimed with the role's.
+      await tx.query(`DELETE FROM ${this.n.permissions} WHERE role = $1`, [name]);
       // Revoked from every role it was granted to, in the same transaction (Cassandra does the same).
       await tx.query(`UPDATE ${this.n.roles} SET member_of = array_remove(member_of, $1) WHERE $1 = ANY(member_of)`, [name]);
       return { result: { affected }, affected };
@@ -155,90 +146,16 @@ export class PostgresRoles implements Reads {
     }
   }
 
-  private async ready(): Promise<void> {
-    try {
-      await this.d.ready();
-    } catch (err) {
-      throw new RoleStoreError('unavailable', `PostgreSQL role store not started: ${errorMessage(err)}`);
-    }
+  private ready(): Promise<void> {
+    return this.outbox.ready();
   }
 
-  /**
-   * One write: plan and apply it in a transaction that holds the write lock (so grant checks see
-   * every earlier API write and concurrent writers cannot close a cycle together), claim the
-   * change records the trigger wrote, COMMIT, then publish. Returns `result` with the propagation;
-   * a null result (nothing to write) publishes nothing.
-   */
+  /** One write through the outbox; a null result (nothing to write) publishes nothing. */
   private async write<T>(plan: (tx: PoolClient) => Promise<{ result: T; affected: string[] }>): Promise<{ result: T; propagation?: Propagation }> {
-    await this.ready();
-    for (let attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
-      const planned = await this.transaction(plan);
-      if (planned === undefined) continue; // a concurrent SQL writer created the role first: plan again
-      if (planned.result === null) return { result: planned.result };
-      return { result: planned.result, propagation: await this.publish(planned) };
-    }
-    throw new RoleStoreError('conflict', 'the role kept changing under concurrent writers; nothing was written');
-  }
-
-  /** Resolves to the plan once committed, undefined on a unique violation (retry). */
-  private async transaction<T>(plan: (tx: PoolClient) => Promise<{ result: T; affected: string[] }>): Promise<Planned<T> | undefined> {
-    let tx: PoolClient;
-    try {
-      tx = await this.d.pool.connect();
-    } catch (err) {
-      this.d.onDatabase(false, err);
-      throw new RoleStoreError('unavailable', `PostgreSQL unreachable, nothing was written: ${errorMessage(err)}`);
-    }
-    let commitSent = false;
-    let broken = false;
-    try {
-      await tx.query('BEGIN');
-      await tx.query('SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))', [WRITE_LOCK, this.n.schemaName]);
-      // Recorded by the trigger as the change's origin.
-      await tx.query(`SELECT set_config('authcache.origin', $1, true)`, [this.d.nodeId]);
-      const { result, affected } = await plan(tx);
-      const changeIds = await this.feed.claimOwn(tx, this.d.claimMs);
-      commitSent = true;
-      await tx.query('COMMIT');
-      this.d.onDatabase(true);
-      return { result, affected, changeIds };
-    } catch (err) {
-      if (!commitSent) await tx.query('ROLLBACK').catch(() => (broken = true));
-      else broken = true;
-      if (err instanceof RoleStoreError) throw err;
-      if ((err as { code?: unknown }).code === UNIQUE_VIOLATION) return undefined;
-      this.d.onDatabase(false, err);
-      if (commitSent) {
-        throw new RoleStoreError(
-          'outcome_unknown',
-          `outcome unknown: COMMIT was sent to PostgreSQL and no answer came (${errorMessage(err)}); if the change stands, its invalidation is published by the change relay`,
-        );
-      }
-      throw new RoleStoreError('unavailable', `PostgreSQL unreachable, nothing was written: ${errorMessage(err)}`);
-    } finally {
-      tx.release(broken || undefined);
-    }
-  }
-
-  /**
-   * Publishes a committed change. On failure the change stands, so the answer is not "nothing
-   * applied" (503) but 504 saying what is true; the records go back to the relay, which retries.
-   */
-  private async publish(p: Planned<unknown>): Promise<Propagation> {
-    let propagation: Propagation;
-    try {
-      propagation = await this.d.invalidate(p.affected);
-    } catch (err) {
-      this.d.log.warn({ err: errorMessage(err), changes: p.changeIds.length, users: p.affected }, 'role change committed but its invalidation not published; the change relay retries it');
-      await this.feed.releaseClaim(p.changeIds).catch(() => undefined);
-      this.d.kickRelay();
-      throw new RoleStoreError(
-        'outcome_unknown',
-        `outcome unknown: the change was committed in PostgreSQL and stands, but publishing its invalidation failed (${errorMessage(err)}); it is retried until every node has it`,
-      );
-    }
-    // Failing here only means the relay publishes it once more later.
-    await this.feed.markPublished(p.changeIds).catch((err: unknown) => this.d.log.warn({ err: errorMessage(err) }, 'could not mark a published role change; it will be published again'));
-    return propagation;
+    const r = await this.outbox.write(async (tx) => {
+      const planned = await plan(tx);
+      return planned.result === null ? null : planned;
+    }, (planned) => this.d.invalidate(planned.affected));
+    return { result: (r.result?.result ?? null) as T, propagation: r.propagation };
   }
 }
