@@ -13,7 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AuthcacheClient, InvalidCredentialsError } from '@authcache/client';
 import { repoRoot, startNode, startRedis, type NodeHandle, type RedisHandle } from '@authcache/testkit';
-import { checkNotRun, fencedBlocks, missingAnswers, readmeWideProblems, runbookName, type Block } from './support/readme';
+import { loadConfig } from '../packages/node/src/config';
+import { checkNotRun, fencedBlocks, missingAnswers, nodeEnvironments, readmeWideProblems, runbookName, type Block } from './support/readme';
 import { SETUP_TIMEOUT_MS } from './support';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -142,6 +143,22 @@ describe('README.md', () => {
   test('every not-run (```sh) block names scripts, files and services that exist', () => {
     expect(blocks.filter((b) => ['shell', 'console', 'zsh', 'sh-session'].includes(b.lang)).map((b) => b.line)).toEqual([]);
     expect(blocks.filter((b) => b.lang === 'sh').flatMap((b) => checkNotRun(b, ROOT))).toEqual([]);
+  });
+
+  test('the Sentinel and Redis Cluster examples give a node an environment it accepts, naming only variables it reads', () => {
+    const started = blocks.filter((b) => b.lang === 'sh').flatMap((b) => nodeEnvironments(b));
+    const verdicts = started.map(({ line, env }) => {
+      // Every variable the configuration looks at, so a misspelt one (never read) is caught.
+      const read = new Set<string>();
+      const watched = new Proxy(env, { get: (t, k) => (typeof k === 'string' && read.add(k), t[k as string]) });
+      try {
+        return { line, mode: loadConfig(watched).redis.mode, unread: Object.keys(env).filter((k) => !read.has(k)) };
+      } catch (err) {
+        return { line, error: (err as Error).message };
+      }
+    });
+    expect(verdicts.filter((v) => 'error' in v || v.unread.length > 0)).toEqual([]);
+    expect(verdicts.map((v) => ('mode' in v ? v.mode : undefined)).sort()).toEqual(['cluster', 'sentinel']);
   });
 
   test('there are examples to run', () => expect(runnable.length).toBeGreaterThan(10));

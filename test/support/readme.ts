@@ -7,8 +7,10 @@
  *   A block starting with `#!/bin/bash` and `# NAME.sh ARGS` is a runbook: saved as NAME.sh, run as a file.
  *   A comment line `# {...}` or `# [...]` is the answer the command above it prints; `...` stands
  *   for anything. Comments like `# 201 created` or `# Prometheus text` are prose, not checked.
- * - ```sh    needs what a test cannot have (Docker, a long run, the test suite itself): not run,
- *   but each command must name a pnpm script, a file or a compose service that exists.
+ * - ```sh    needs what a test cannot have (Docker, a long run, the test suite itself, a Sentinel or
+ *   Redis Cluster deployment): not run, but each command must name a pnpm script, a file or a compose
+ *   service that exists, and a node it starts (`node packages/node/dist/main.js`) must be given an
+ *   environment the node's configuration accepts, naming only variables it reads (nodeEnvironments).
  * - ```text, or no language: output or syntax shown to a reader; not run.
  */
 
@@ -81,8 +83,7 @@ const PNPM_BUILTINS = new Set(['install', 'i', 'add', 'exec', 'dlx']);
 /** Problems with one not-run (```sh) block; empty when every command names something that exists. */
 export function checkNotRun(block: Block, root: string): string[] {
   const scripts = Object.keys((JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: object }).scripts);
-  const compose = readFileSync(join(root, 'docker-compose.yml'), 'utf8');
-  const services = [...compose.matchAll(/^ {2}([a-z0-9_-]+):\s*$/gm)].map((m) => m[1]);
+  const servicesOf = (file: string) => [...readFileSync(join(root, file), 'utf8').matchAll(/^ {2}([a-z0-9_-]+):\s*$/gm)].map((m) => m[1]);
   const problems: string[] = [];
   for (const cmd of commands(block.text)) {
     // $(...) is one word here; leading VAR=value assignments set the environment of the command.
@@ -101,10 +102,18 @@ export function checkNotRun(block: Block, root: string): string[] {
     } else if (words[0] === 'node') {
       if (!existsSync(join(root, words[1] ?? ''))) say(`${words[1]} does not exist`);
     } else if ((words[0] === 'docker' && words[1] === 'compose') || words[0] === 'docker-compose') {
-      const [sub, ...rest] = words.slice(words[0] === 'docker' ? 2 : 1);
-      if (!['up', 'down', 'exec', 'run', 'config', 'build', 'logs', 'ps'].includes(sub ?? '')) say(`unknown compose command ${sub}`);
+      let args = words.slice(words[0] === 'docker' ? 2 : 1);
+      // `-f FILE` picks another compose file (docker-compose.sentinel.yml): it must exist, and its services count.
+      const file = args[0] === '-f' ? args[1] : 'docker-compose.yml';
+      if (args[0] === '-f') args = args.slice(2);
+      if (!file || !existsSync(join(root, file))) {
+        say(`compose file ${file} does not exist`);
+        continue;
+      }
+      const [sub, ...rest] = args;
+      if (!['up', 'down', 'exec', 'run', 'config', 'build', 'logs', 'ps', 'kill', 'stop', 'start'].includes(sub ?? '')) say(`unknown compose command ${sub}`);
       const service = rest.find((w) => !w.startsWith('-'));
-      if ((sub === 'exec' || sub === 'run') && !services.includes(service)) say(`no compose service ${service}`);
+      if (['exec', 'run', 'kill', 'stop', 'start'].includes(sub ?? '') && !servicesOf(file).includes(service)) say(`no service ${service} in ${file}`);
     } else {
       say('not a command this check knows: make the block ```bash (run by the test) or teach checkNotRun');
     }
@@ -120,4 +129,39 @@ export function readmeWideProblems(markdown: string): string[] {
     if (/pnpm(@10)?\s+(?!-s\s)authctl/.test(line)) problems.push(`line ${i + 1}: pnpm without -s prints its banner on stdout: ${line.trim()}`);
   });
   return problems;
+}
+
+/** `node packages/node/dist/main.js`: a node started by a not-run block. */
+const NODE_MAIN = 'packages/node/dist/main.js';
+
+/**
+ * The environment of each node a not-run block starts: its `export` lines so far and the
+ * command's own leading assignments. A `$(...)` value stands for a secret read at run time.
+ */
+export function nodeEnvironments(block: Block): Array<{ line: number; env: Record<string, string> }> {
+  const out: Array<{ line: number; env: Record<string, string> }> = [];
+  const exported: Record<string, string> = {};
+  /** The leading VAR=value words: the variables, and how many words they took. */
+  const assignments = (words: string[]) => {
+    const env: Record<string, string> = {};
+    let count = 0;
+    for (const w of words) {
+      const m = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(w);
+      if (!m) break;
+      env[m[1]!] = m[2]!.replace(/^(['"])(.*)\1$/, '$2');
+      count++;
+    }
+    return { env, count };
+  };
+  for (const cmd of commands(block.text)) {
+    const words = cmd.replace(/\$\([^)]*\)/g, 'SUBSTITUTED-AT-RUN-TIME').split(/\s+/);
+    if (words[0] === 'export') {
+      Object.assign(exported, assignments(words.slice(1)).env);
+      continue;
+    }
+    const own = assignments(words);
+    const rest = words.slice(own.count);
+    if (rest[0] === 'node' && rest[1] === NODE_MAIN) out.push({ line: block.line, env: { ...exported, ...own.env } });
+  }
+  return out;
 }

@@ -5,7 +5,7 @@
  */
 import { createCodec, withSeq } from '@authcache/protocol';
 import { TransportError } from '../src/bus/transport';
-import { seededRandom } from './support/memory-transport';
+import { seededRandom } from '@authcache/testkit';
 import { advance, flushUser, SECRET, startCluster, stopCluster, value, type TestCluster } from './support/replicas';
 
 let c: TestCluster | undefined;

@@ -11,3 +11,4 @@ export * from './postgres';
 export * from './ldap';
 export { startSentinel, spawnRedisServer, type SentinelHandle, type SentinelOptions, type RedisProcess } from './redis-sentinel';
 export { startRedisCluster, type RedisClusterHandle, type RedisClusterOptions } from './redis-cluster';
+export { MemoryStore, MemoryTransport, seededRandom, type Chaos } from './memory-transport';

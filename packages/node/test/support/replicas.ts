@@ -7,7 +7,7 @@ import { createCodec, type Codec, type ConfigUpdate } from '@authcache/protocol'
 import { Metrics } from '../../src/metrics';
 import { Replicator } from '../../src/bus/replicator';
 import type { ExpectedMembers } from '../../src/membership';
-import { MemoryStore, MemoryTransport } from './memory-transport';
+import { MemoryStore, MemoryTransport } from '@authcache/testkit';
 
 export const SECRET = 'unit-test cluster secret';
 

@@ -1,13 +1,14 @@
 /**
- * An in-memory BusTransport for the replicator's unit tests: one MemoryStore plays Redis (seq
+ * An in-memory BusTransport for the replicator's unit tests and the bench's simulation of many
+ * nodes (docs/architecture.md, "Adding a transport", "Scaling limits"): one MemoryStore plays Redis (seq
  * counter, epoch, bounded log, pub/sub, the state StoreOps write), and each node gets a
  * MemoryTransport whose deliveries a seeded "chaos" policy can drop, duplicate, delay and so
  * reorder, and which can be cut off (commands fail, deliveries are lost) and healed. Timers are
- * setTimeout, so jest's fake timers drive everything deterministically.
+ * setTimeout, so jest's fake timers (or the bench's simulated clock) drive everything deterministically.
  */
 import { randomUUID } from 'node:crypto';
 import { FRAME_SEQ_OFFSET, withSeq } from '@authcache/protocol';
-import { TransportError, type BusTransport, type LogEntry, type Position, type StoreOp, type TransportHandlers } from '../../src/bus/transport';
+import { TransportError, type BusTransport, type LogEntry, type Position, type StoreOp, type TransportHandlers } from '@authcache/node';
 
 /** mulberry32: small, seeded, good enough to pick faults. */
 export function seededRandom(seed: number): () => number {
@@ -29,6 +30,10 @@ export interface Chaos {
   /** each delivery is delayed uniformly in [0, maxDelayMs]: frames overtake each other */
   maxDelayMs?: number;
   random?: () => number;
+  /** A latency model of its own (the bench's simulation): the delay of each update delivery, in place of maxDelayMs. */
+  delayMs?: () => number;
+  /** The delay of each ack reaching this node (the origin); none when unset. */
+  ackDelayMs?: () => number;
 }
 
 export class MemoryStore {
@@ -189,7 +194,7 @@ export class MemoryTransport implements BusTransport {
     await this.command();
     this.sentAcks.push({ origin, frame });
     const to = this.peers.get(origin);
-    if (to?.connected) this.later(() => to.handlers?.onAck(frame));
+    if (to?.connected) this.later(() => to.handlers?.onAck(frame), to.chaos.ackDelayMs?.() ?? 0);
   }
 
   /** A broadcast reaching this node, subject to the chaos policy. */
@@ -199,7 +204,7 @@ export class MemoryTransport implements BusTransport {
     if (this.chaos.drop && r() < this.chaos.drop) return;
     const copies = this.chaos.duplicate && r() < this.chaos.duplicate ? 2 : 1;
     for (let i = 0; i < copies; i++) {
-      const delay = this.chaos.maxDelayMs ? Math.floor(r() * this.chaos.maxDelayMs) : 0;
+      const delay = this.chaos.delayMs ? this.chaos.delayMs() : this.chaos.maxDelayMs ? Math.floor(r() * this.chaos.maxDelayMs) : 0;
       this.later(() => this.connected && this.handlers?.onUpdate(frame), delay);
     }
   }
