@@ -11,6 +11,7 @@ import type { ConnectionOptions } from 'node:tls';
 import type { Logger } from 'pino';
 import { RoleStoreError } from '../role-store';
 import type { LdapConfig } from './config';
+import { completeRanges } from './ranges';
 
 /** The directory answered with a result code: the connection is fine (no such object, size limit...). */
 export function isResultError(err: unknown): err is ResultCodeError {
@@ -166,6 +167,22 @@ export class Directory {
 
   /** A search with the service account; its entries, or RoleStoreError('unavailable'). Result codes other than success reject as ResultCodeError. */
   async search(base: string, opts: SearchOptions): Promise<Entry[]> {
+    const entries = await this.searchOnce(base, opts);
+    // Active Directory hands out large multi-valued attributes (a big group's member) in ranges:
+    // the rest is read here, so every reader sees whole entries. Each range is its own pool
+    // operation: holding this connection while asking for another could deadlock a small pool.
+    const fetch = async (dn: string, attribute: string) => (await this.searchOnce(dn, { scope: 'base', filter: '(objectClass=*)', attributes: [attribute] }))[0];
+    try {
+      return await completeRanges(entries, fetch);
+    } catch (err) {
+      // Even a result code (the group deleted between two ranges) is an incomplete read here: a
+      // caller taking it for "no such entry" would see no members instead of some.
+      if (err instanceof RoleStoreError) throw err;
+      throw new RoleStoreError('unavailable', `LDAP ranged retrieval incomplete: ${(err as Error).message}`);
+    }
+  }
+
+  private async searchOnce(base: string, opts: SearchOptions): Promise<Entry[]> {
     return this.run(this.search_, async (c) => {
       if (opts.paged) {
         const out: Entry[] = [];
