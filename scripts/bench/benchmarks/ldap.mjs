@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
-import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { startDelayProxy } from '../lib/delay-proxy.mjs';
 import { repoRoot, testkit } from '../lib/deps.mjs';
 import { figure } from '../lib/figures.mjs';
 import { exchange, keepAliveAgent } from '../lib/http.mjs';
@@ -10,6 +10,7 @@ import { startLoad } from '../lib/load.mjs';
 import { clusterIdentity, profileFromHere, startBenchCluster, startBenchNode } from '../lib/nodes.mjs';
 import { userNames } from '../lib/roles.mjs';
 import { latencyHistogram, recordMs, summarize } from '../lib/stats.mjs';
+import { startTrickle } from '../lib/trickle.mjs';
 import { pause } from '../lib/wait.mjs';
 
 // The client the node uses, from the package that declares it (like pg in postgres.mjs).
@@ -154,7 +155,7 @@ export default {
       const rounds = [];
       const phase = async (label) => {
         const before = await scrape(single.url, agent);
-        const uncached = runTrickle(single.url, trickle.slice(next, (next += tricklePerPhase)), trickleRate);
+        const uncached = startTrickle(`${single.url}/v1/login`, trickle.slice(next, (next += tricklePerPhase)).map((u) => ({ username: u, password: pw(u) })), trickleRate);
         const load = startLoad({
           url: `${single.url}/v1/login`,
           body,
@@ -287,88 +288,3 @@ async function untilEverywhere(urls, done, t0, what) {
   }
   return last;
 }
-
-/** Uncached logins of `users` (one each, never repeated) at `rate`/s; stop() stops sending and counts the answers by status. */
-function runTrickle(url, users, rate) {
-  // Sockets enough that logins waiting on a hung LDAP do not queue in the agent instead of the node.
-  const agent = keepAliveAgent(64);
-  const statuses = {};
-  let worst = 0;
-  const inFlight = new Set();
-  let i = 0;
-  const timer = setInterval(() => {
-    if (i >= users.length) return;
-    const u = users[i++];
-    const p = exchange(`${url}/v1/login`, { method: 'POST', body: { username: u, password: pw(u) }, agent, timeoutMs: 10_000 }).then(
-      (r) => {
-        statuses[r.status] = (statuses[r.status] ?? 0) + 1;
-        worst = Math.max(worst, r.ms);
-      },
-      () => void (statuses.error = (statuses.error ?? 0) + 1),
-    );
-    inFlight.add(p);
-    void p.finally(() => inFlight.delete(p));
-  }, 1000 / rate);
-  return {
-    /** Sending stops with the phase's load; the answers still out are awaited (each bounded by its timeout). */
-    async stop() {
-      clearInterval(timer);
-      await Promise.all([...inFlight]);
-      agent.destroy();
-      return { ...statuses, max_ms: Math.round(worst) };
-    },
-  };
-}
-
-/**
- * A TCP proxy in front of slapd that delays every chunk by `delay` ms each way. Chunks leave in
- * arrival order whatever the delay was when each came (a queue per direction), so changing the
- * delay mid-stream never reorders an LDAP message.
- */
-async function startDelayProxy(targetPort) {
-  let delay = 0;
-  const sockets = new Set();
-  const pipe = (from, to) => {
-    const queue = [];
-    let timer;
-    const pump = () => {
-      timer = undefined;
-      const now = performance.now();
-      while (queue.length > 0 && queue[0].due <= now) to.write(queue.shift().chunk);
-      if (queue.length > 0) timer = setTimeout(pump, queue[0].due - now);
-    };
-    from.on('data', (chunk) => {
-      if (delay === 0 && queue.length === 0) return void to.write(chunk);
-      queue.push({ due: performance.now() + delay, chunk });
-      timer ??= setTimeout(pump, delay);
-    });
-    from.on('close', () => clearTimeout(timer));
-  };
-  const server = createServer((client) => {
-    const upstream = connect({ host: '127.0.0.1', port: targetPort });
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('error', () => undefined);
-      s.on('close', () => {
-        sockets.delete(s);
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    pipe(client, upstream);
-    pipe(upstream, client);
-  });
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host: '127.0.0.1', port: 0 }, resolve);
-  });
-  return {
-    port: server.address().port,
-    setDelay: (ms) => void (delay = ms),
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
-}
-
