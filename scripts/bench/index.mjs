@@ -19,10 +19,11 @@ import memory from './benchmarks/memory.mjs';
 import flushRecovery from './benchmarks/flush-recovery.mjs';
 import manyNodes from './benchmarks/many-nodes.mjs';
 import postgres from './benchmarks/postgres.mjs';
+import ldap from './benchmarks/ldap.mjs';
 import authorize from './benchmarks/authorize.mjs';
 import simulation from './benchmarks/simulation.mjs';
 
-const BENCHMARKS = [cachedLogin, coldStorm, flushRoundTrip, memory, flushRecovery, manyNodes, postgres, authorize, simulation];
+const BENCHMARKS = [cachedLogin, coldStorm, flushRoundTrip, memory, flushRecovery, manyNodes, postgres, ldap, authorize, simulation];
 
 const USAGE = `usage: npx -y pnpm@10 bench [--quick] [--only NAME[,NAME...]] [--profile] [--node-env KEY=VALUE]... [--out DIR]
 

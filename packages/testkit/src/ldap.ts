@@ -1,41 +1,38 @@
 /**
  * An LDAP directory for one suite, like startRedis: AUTHCACHE_LDAP_URL when set (unless
  * preferOwn); else OpenLDAP's `slapd` (PATH or /usr/sbin) on a free port with a generated
- * slapd.conf, an mdb database in a temp dir and the seed below; else an osixia/openldap container;
- * else one clear Error. Directory changes go through ldap-utils (`ldapmodify`, `ldappasswd`).
+ * slapd.conf (ldap-slapd-conf.ts), an mdb database in a temp dir and the seed (ldap-seed.ts); else
+ * an osixia/openldap container; else one clear Error. This module is the process lifecycle;
+ * directory changes go through ldap-utils (ldap-tools.ts: `ldapmodify`, `ldappasswd`).
  */
-import { execFile, execFileSync } from 'node:child_process';
-import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { atExit } from './child-reaper';
 import { freePort } from './free-port';
+import { envFor, ldapSeed, LDAP_ADMIN_PASSWORD, LDAP_SUFFIX, SEED_LOCK } from './ldap-seed';
+import { makeCertificates, slapdConf } from './ldap-slapd-conf';
+import { findBinary, tools } from './ldap-tools';
 import { OutputCapture } from './output-capture';
 import { waitFor } from './wait-for';
 import { spawnServer, type ServerProcess } from './server-process';
 
+export {
+  LDAP_SUFFIX,
+  LDAP_ADMIN_DN,
+  LDAP_ADMIN_PASSWORD,
+  LDAP_SERVICE_DN,
+  LDAP_SERVICE_PASSWORD,
+  LDAP_USER_BASE,
+  LDAP_GROUP_BASE,
+  LDAP_SEED_USERS,
+  userDn,
+  groupDn,
+  ldapSeed,
+} from './ldap-seed';
+
 export type LdapSource = 'env' | 'binary' | 'container';
-
-export const LDAP_SUFFIX = 'dc=authcache,dc=test';
-export const LDAP_ADMIN_DN = `cn=admin,${LDAP_SUFFIX}`;
-export const LDAP_ADMIN_PASSWORD = 'admin-secret';
-export const LDAP_SERVICE_DN = `cn=authcache,ou=services,${LDAP_SUFFIX}`;
-export const LDAP_SERVICE_PASSWORD = 'service-secret';
-export const LDAP_USER_BASE = `ou=people,${LDAP_SUFFIX}`;
-export const LDAP_GROUP_BASE = `ou=groups,${LDAP_SUFFIX}`;
-
-/**
- * The seed: users (password = `<uid>-pw`) and groups.
- * - alice ∈ developers; developers ∈ engineering (nested); engineering ∈ staff (two levels)
- * - bob ∈ readers; carol ∈ admins (the admin group) and readers
- * - dave ∈ developers, locked (pwdAccountLockedTime set; ppolicy defines the attribute, no policy enforces it)
- * - erin has no group
- */
-export const LDAP_SEED_USERS = ['alice', 'bob', 'carol', 'dave', 'erin'] as const;
-
-export const userDn = (uid: string) => `uid=${uid},${LDAP_USER_BASE}`;
-export const groupDn = (cn: string) => `cn=${cn},${LDAP_GROUP_BASE}`;
 
 export interface LdapHandle {
   url: string;
@@ -76,33 +73,9 @@ export interface LdapTls {
 }
 
 export const NO_LDAP_MESSAGE =
-  'No LDAP directory available: set AUTHCACHE_LDAP_URL (seeded like packages/testkit/src/ldap.ts), install slapd and ldap-utils (apt-get install slapd ldap-utils), or start a Docker engine.';
+  'No LDAP directory available: set AUTHCACHE_LDAP_URL (seeded like packages/testkit/src/ldap-seed.ts), install slapd and ldap-utils (apt-get install slapd ldap-utils), or start a Docker engine.';
 
 const READY_TIMEOUT_MS = 15_000;
-
-export function ldapSeed(): string {
-  const s = LDAP_SUFFIX;
-  const user = (uid: string, extra = '') =>
-    `dn: ${userDn(uid)}\nobjectClass: inetOrgPerson\nuid: ${uid}\ncn: ${uid}\nsn: ${uid}\nuserPassword: ${uid}-pw\n${extra}`;
-  const group = (cn: string, members: string[]) =>
-    `dn: ${groupDn(cn)}\nobjectClass: groupOfNames\ncn: ${cn}\n${members.map((m) => `member: ${m}`).join('\n')}\n`;
-  return [
-    `dn: ${s}\nobjectClass: dcObject\nobjectClass: organization\ndc: authcache\no: authcache test\n`,
-    `dn: ou=people,${s}\nobjectClass: organizationalUnit\nou: people\n`,
-    `dn: ou=groups,${s}\nobjectClass: organizationalUnit\nou: groups\n`,
-    `dn: ou=services,${s}\nobjectClass: organizationalUnit\nou: services\n`,
-    `dn: ${LDAP_SERVICE_DN}\nobjectClass: organizationalRole\nobjectClass: simpleSecurityObject\ncn: authcache\nuserPassword: ${LDAP_SERVICE_PASSWORD}\n`,
-    ...LDAP_SEED_USERS.map((u) => user(u)),
-    group('developers', [userDn('alice'), userDn('dave')]),
-    group('engineering', [groupDn('developers')]),
-    group('staff', [groupDn('engineering')]),
-    group('readers', [userDn('bob'), userDn('carol')]),
-    group('admins', [userDn('carol')]),
-  ].join('\n');
-}
-
-/** The lock of dave, applied after the seed (pwdAccountLockedTime is operational: ldapadd as the manager). */
-const SEED_LOCK = `dn: ${userDn('dave')}\nchangetype: modify\nadd: pwdAccountLockedTime\npwdAccountLockedTime: 000001010000Z\n`;
 
 export async function startSlapd(opts: StartLdapOptions = {}): Promise<LdapHandle> {
   const envUrl = process.env.AUTHCACHE_LDAP_URL;
@@ -113,35 +86,6 @@ export async function startSlapd(opts: StartLdapOptions = {}): Promise<LdapHandl
   const container = await startContainer();
   if (container) return container;
   throw new Error(envUrl && opts.preferOwn ? `${NO_LDAP_MESSAGE} (AUTHCACHE_LDAP_URL is not used here: this suite needs its own directory.)` : NO_LDAP_MESSAGE);
-}
-
-function envFor(url: string): Record<string, string> {
-  return {
-    AUTHCACHE_BACKEND: 'ldap',
-    AUTHCACHE_LDAP_URL: url,
-    AUTHCACHE_LDAP_BIND_DN: LDAP_SERVICE_DN,
-    AUTHCACHE_LDAP_BIND_PASSWORD: LDAP_SERVICE_PASSWORD,
-    AUTHCACHE_LDAP_USER_BASE: LDAP_USER_BASE,
-    AUTHCACHE_LDAP_GROUP_BASE: LDAP_GROUP_BASE,
-    AUTHCACHE_LDAP_ADMIN_GROUP: 'admins',
-    AUTHCACHE_LDAP_DISABLED_FILTER: '(pwdAccountLockedTime=*)',
-  };
-}
-
-function tools(url: string) {
-  const run = (cmd: string, args: string[], input?: string) =>
-    new Promise<void>((resolve, reject) => {
-      const child = execFile(findBinary(cmd) ?? cmd, args, { timeout: 10_000 }, (err, _stdout, stderr) =>
-        err ? reject(new Error(`${cmd} failed: ${stderr.trim() || err.message}`)) : resolve(),
-      );
-      if (input !== undefined) child.stdin?.end(input);
-    });
-  const auth = ['-x', '-H', url, '-D', LDAP_ADMIN_DN, '-w', LDAP_ADMIN_PASSWORD];
-  return {
-    modify: (ldif: string) => run('ldapmodify', [...auth], ldif),
-    add: (ldif: string) => run('ldapadd', [...auth], ldif),
-    passwd: (uid: string, password: string) => run('ldappasswd', [...auth, '-s', password, userDn(uid)]),
-  };
 }
 
 async function fromEnv(url: string): Promise<LdapHandle> {
@@ -163,20 +107,6 @@ async function fromEnv(url: string): Promise<LdapHandle> {
   };
 }
 
-function findBinary(name: string): string | undefined {
-  for (const dir of [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/local/sbin']) {
-    if (!dir) continue;
-    const candidate = join(dir, name);
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
-
 function tcpOpen(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect({ host, port });
@@ -188,61 +118,6 @@ function tcpOpen(host: string, port: number): Promise<boolean> {
     s.once('connect', () => done(true));
     s.once('error', () => done(false));
   });
-}
-
-const MODULE_DIRS = ['/usr/lib/ldap', '/usr/lib/x86_64-linux-gnu/ldap', '/usr/lib/aarch64-linux-gnu/ldap', '/usr/lib64/openldap', '/usr/libexec/openldap'];
-const SCHEMA_DIRS = ['/etc/ldap/schema', '/etc/openldap/schema', '/usr/local/etc/openldap/schema'];
-
-function firstExisting(dirs: string[], file: string): string | undefined {
-  for (const d of dirs) {
-    try {
-      accessSync(join(d, file), constants.R_OK);
-      return d;
-    } catch {
-      // next
-    }
-  }
-  return undefined;
-}
-
-/** A CA and a server certificate for 127.0.0.1 / localhost, made with the openssl CLI. */
-function makeCertificates(dir: string): { ca: string; cert: string; key: string } {
-  const f = (n: string) => join(dir, n);
-  const ssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
-  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=authcache test CA', '-keyout', f('ca.key'), '-out', f('ca.pem'));
-  ssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-keyout', f('server.key'), '-out', f('server.csr'));
-  writeFileSync(f('san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n');
-  ssl('x509', '-req', '-in', f('server.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '2', '-extfile', f('san.ext'), '-out', f('server.pem'));
-  return { ca: f('ca.pem'), cert: f('server.pem'), key: f('server.key') };
-}
-
-function slapdConf(dir: string, tls?: { ca: string; cert: string; key: string }): string {
-  const schema = firstExisting(SCHEMA_DIRS, 'core.schema');
-  if (!schema) throw new Error(`slapd: no OpenLDAP schema directory found (looked in ${SCHEMA_DIRS.join(', ')})`);
-  const modules = firstExisting(MODULE_DIRS, 'back_mdb.so') ?? firstExisting(MODULE_DIRS, 'memberof.so');
-  const load = modules
-    ? `modulepath ${modules}\n${['back_mdb', 'memberof', 'ppolicy'].filter((m) => firstExisting([modules], `${m}.so`)).map((m) => `moduleload ${m}`).join('\n')}\n`
-    : '';
-  return `${['core', 'cosine', 'inetorgperson', 'nis'].map((s) => `include ${schema}/${s}.schema`).join('\n')}
-${load}${tls ? `TLSCACertificateFile ${tls.ca}\nTLSCertificateFile ${tls.cert}\nTLSCertificateKeyFile ${tls.key}\n` : ''}# A DN with an empty password binds (unauthenticated bind), as on many servers: the trap the store must avoid.
-allow bind_anon_dn
-pidfile ${dir}/slapd.pid
-argsfile ${dir}/slapd.args
-
-database mdb
-maxsize 67108864
-suffix "${LDAP_SUFFIX}"
-rootdn "${LDAP_ADMIN_DN}"
-rootpw ${LDAP_ADMIN_PASSWORD}
-directory ${dir}/data
-index objectClass eq
-index uid,cn,member eq
-overlay memberof
-memberof-refint TRUE
-overlay ppolicy
-access to attrs=userPassword by self write by anonymous auth by * none
-access to * by users read by anonymous auth
-`;
 }
 
 type Running = ServerProcess;

@@ -5,12 +5,13 @@
  * node reports: 'down' from the first operation the directory does not answer until one succeeds
  * again; a probe runs meanwhile, so recovery needs no traffic.
  */
-import { Client, InvalidCredentialsError, ResultCodeError, type Entry, type SearchOptions } from 'ldapts';
+import { Client, InvalidCredentialsError, ResultCodeError, type ClientOptions, type Entry, type SearchOptions } from 'ldapts';
 import { isIP } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import type { Logger } from 'pino';
 import { RoleStoreError } from '../role-store';
 import type { LdapConfig } from './config';
+import { completeRanges } from './ranges';
 
 /** The directory answered with a result code: the connection is fine (no such object, size limit...). */
 export function isResultError(err: unknown): err is ResultCodeError {
@@ -23,7 +24,8 @@ const TRANSIENT_CODES = new Set([3, 11, 51, 52, 80]);
 class Pool {
   private readonly idle: Client[] = [];
   private open = 0;
-  private readonly waiters: Array<(c: Client | Error) => void> = [];
+  /** Callers waiting for a connection; a waiter answers false once it has given up (its deadline passed). */
+  private readonly waiters: Array<(c: Client | Error) => boolean> = [];
   closed = false;
 
   constructor(
@@ -53,12 +55,17 @@ class Pool {
       }
     }
     return new Promise<Client>((resolve, reject) => {
+      let settled = false;
       const waiter = (got: Client | Error) => {
+        if (settled) return false;
+        settled = true;
         clearTimeout(timer);
         if (got instanceof Error) reject(got);
         else resolve(got);
+        return true;
       };
       const timer = setTimeout(() => {
+        settled = true;
         const i = this.waiters.indexOf(waiter);
         if (i >= 0) this.waiters.splice(i, 1);
         reject(new Error(`no LDAP connection free within the timeout (pool of ${this.size})`));
@@ -73,9 +80,8 @@ class Pool {
       if (this.open >= this.size) return void c.unbind().catch(() => undefined);
       this.open++;
     }
-    const w = this.waiters.shift();
-    if (w) w(c);
-    else if (this.closed) void c.unbind().catch(() => undefined);
+    for (let w = this.waiters.shift(); w; w = this.waiters.shift()) if (w(c)) return;
+    if (this.closed) void c.unbind().catch(() => undefined);
     else this.idle.push(c);
   }
 
@@ -90,10 +96,15 @@ class Pool {
     const w = this.waiters.shift();
     if (!w) return;
     this.open++;
-    this.create().then(w, (err: Error) => {
-      this.open--;
-      w(err);
-    });
+    this.create().then(
+      // A connection that comes after its waiter gave up (a directory answering again) still
+      // counts as open: handed on or kept idle, never dropped, or the pool would shrink for good.
+      (c) => void (w(c) || this.release(c)),
+      (err: Error) => {
+        this.open--;
+        w(err);
+      },
+    );
   }
 
   async close(): Promise<void> {
@@ -114,6 +125,8 @@ export class Directory {
   constructor(
     private readonly cfg: LdapConfig,
     private readonly log: Logger,
+    /** How a connection is made: ldapts, or a scripted client in unit tests. */
+    private readonly newClient: (opts: ClientOptions) => Client = (opts) => new Client(opts),
   ) {
     this.tls = cfg.ca !== undefined ? { ca: cfg.ca } : undefined;
     const host = new URL(cfg.url).hostname.replace(/^\[|\]$/g, '');
@@ -154,6 +167,22 @@ export class Directory {
 
   /** A search with the service account; its entries, or RoleStoreError('unavailable'). Result codes other than success reject as ResultCodeError. */
   async search(base: string, opts: SearchOptions): Promise<Entry[]> {
+    const entries = await this.searchOnce(base, opts);
+    // Active Directory hands out large multi-valued attributes (a big group's member) in ranges:
+    // the rest is read here, so every reader sees whole entries. Each range is its own pool
+    // operation: holding this connection while asking for another could deadlock a small pool.
+    const fetch = async (dn: string, attribute: string) => (await this.searchOnce(dn, { scope: 'base', filter: '(objectClass=*)', attributes: [attribute] }))[0];
+    try {
+      return await completeRanges(entries, fetch);
+    } catch (err) {
+      // Even a result code (the group deleted between two ranges) is an incomplete read here: a
+      // caller taking it for "no such entry" would see no members instead of some.
+      if (err instanceof RoleStoreError) throw err;
+      throw new RoleStoreError('unavailable', `LDAP ranged retrieval incomplete: ${(err as Error).message}`);
+    }
+  }
+
+  private async searchOnce(base: string, opts: SearchOptions): Promise<Entry[]> {
     return this.run(this.search_, async (c) => {
       if (opts.paged) {
         const out: Entry[] = [];
@@ -208,7 +237,7 @@ export class Directory {
   }
 
   private async connect(service: boolean): Promise<Client> {
-    const client = new Client({
+    const client = this.newClient({
       url: this.cfg.url,
       timeout: this.cfg.timeoutMs,
       connectTimeout: this.cfg.timeoutMs,
