@@ -171,3 +171,39 @@ test('locking a user (the disabled filter starts matching) is a change of that u
   await s.poller.tick();
   expect(s.calls).toEqual([['a']]);
 });
+
+test('rounds failing for two poll intervals make the poller report failing (what /health shows); one success clears it', async () => {
+  const s = setup();
+  s.user('alice', T0);
+  await s.poller.tick();
+  const realSearch = s.dir.search.bind(s.dir);
+  // What OpenLDAP answers when the read is bigger than the service account's size limit.
+  s.dir.search = async () => {
+    throw Object.assign(new Error('Size Limit Exceeded'), { code: 4 });
+  };
+  await s.poller.tick();
+  expect(s.poller.failing()).toBe(false); // one failed round is a blip
+  s.advance(2 * 5000);
+  await s.poller.tick();
+  expect(s.poller.failing()).toBe(true);
+  s.dir.search = realSearch;
+  s.advance(5000);
+  await s.poller.tick();
+  expect(s.poller.failing()).toBe(false);
+});
+
+test('a node that loses the lease while failing is no longer failing: the new holder polls', async () => {
+  let holds = true;
+  const s = setup({ held: () => holds });
+  await s.poller.tick();
+  s.dir.search = async () => {
+    throw new Error('down');
+  };
+  await s.poller.tick();
+  s.advance(20_000);
+  await s.poller.tick();
+  expect(s.poller.failing()).toBe(true);
+  holds = false;
+  await s.poller.tick();
+  expect(s.poller.failing()).toBe(false);
+});

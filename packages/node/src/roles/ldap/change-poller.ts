@@ -54,6 +54,8 @@ export class ChangePoller {
   private readonly now: () => number;
   /** Published invalidations, for tests and metrics. */
   published = 0;
+  /** When the rounds of this holder started failing (undefined: the last round succeeded, or no lease). */
+  private failingSince: number | undefined;
 
   constructor(private readonly d: ChangePollerDeps) {
     this.now = d.now ?? Date.now;
@@ -85,6 +87,7 @@ export class ChangePoller {
     if (!(await this.d.lease.tryHold())) {
       // Someone else polls; start from a fresh snapshot if the lease comes back.
       this.snap = undefined;
+      this.failingSince = undefined;
       return;
     }
     try {
@@ -92,9 +95,25 @@ export class ChangePoller {
       else if (this.d.cfg.rescanMs > 0 && this.now() - this.lastRescan >= this.d.cfg.rescanMs) await this.rescan();
       else await this.poll();
       await this.publish();
+      if (this.failingSince !== undefined) this.d.log.info('LDAP change poll succeeds again');
+      this.failingSince = undefined;
     } catch (err) {
-      this.d.log.warn({ err: String(err) }, 'LDAP change poll failed; retrying at the next interval');
+      const first = this.failingSince === undefined;
+      this.failingSince ??= this.now();
+      // sizeLimitExceeded (4) on the whole read is a server limit, not an outage: say what to change.
+      const code = (err as { code?: unknown }).code;
+      const hint = code === 4 ? "; the directory's size limit is below the number of users or groups: raise it for the service account (OpenLDAP: limits dn.exact=\"<bind DN>\" size=unlimited)" : '';
+      this.d.log[first ? 'error' : 'warn']({ err: String(err) }, `LDAP change poll failed; retrying at the next interval${hint}`);
     }
+  }
+
+  /**
+   * True while this node holds the lease and its rounds have failed for two intervals or more:
+   * directory changes are then not propagated within the stated bound, which /health must show
+   * (one failed round, a blip, does not flap it).
+   */
+  failing(): boolean {
+    return this.failingSince !== undefined && this.now() - this.failingSince >= 2 * this.d.cfg.pollMs;
   }
 
   /** Lease gained: snapshot, then catch up from the last holder's mark (if any). */

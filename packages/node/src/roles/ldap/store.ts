@@ -66,8 +66,9 @@ export class LdapRoleStore implements RoleStore {
     await this.dir.stop();
   }
 
+  /** Down while the directory does not answer, or while this node's change polls keep failing (changes would go unseen). */
   health(): 'up' | 'down' {
-    return this.dir.health();
+    return this.poller?.failing() ? 'down' : this.dir.health();
   }
 
   // ---- login ----
