@@ -1,10 +1,8 @@
 /**
  * slapd's generated configuration: a slapd.conf for an mdb database under a temp dir (schemas and
- * modules from wherever the distribution installed them) and, for TLS, a CA and a server
- * certificate made with the openssl CLI.
+ * modules from wherever the distribution installed them); TLS material from certificates.ts.
  */
-import { execFileSync } from 'node:child_process';
-import { accessSync, constants, writeFileSync } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import { LDAP_ADMIN_DN, LDAP_ADMIN_PASSWORD, LDAP_SUFFIX } from './ldap-seed';
 
@@ -21,17 +19,6 @@ function firstExisting(dirs: string[], file: string): string | undefined {
     }
   }
   return undefined;
-}
-
-/** A CA and a server certificate for 127.0.0.1 / localhost, made with the openssl CLI. */
-export function makeCertificates(dir: string): { ca: string; cert: string; key: string } {
-  const f = (n: string) => join(dir, n);
-  const ssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
-  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=authcache test CA', '-keyout', f('ca.key'), '-out', f('ca.pem'));
-  ssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-keyout', f('server.key'), '-out', f('server.csr'));
-  writeFileSync(f('san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n');
-  ssl('x509', '-req', '-in', f('server.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '2', '-extfile', f('san.ext'), '-out', f('server.pem'));
-  return { ca: f('ca.pem'), cert: f('server.pem'), key: f('server.key') };
 }
 
 export function slapdConf(dir: string, tls?: { ca: string; cert: string; key: string }): string {

@@ -1,9 +1,19 @@
+import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
+
+/** CAs the testkit's own connections trust for rediss:// (the servers it started with TLS). */
+const trusted: Buffer[] = [];
+
+/** Trust this CA (a PEM path) for the testkit's rediss:// connections. */
+export function trustRedisCa(caPath: string): void {
+  trusted.push(readFileSync(caPath));
+}
 
 /** Run a few commands on a short-lived connection that fails fast instead of retrying: the callers
  *  probe, save or shut down servers that may be starting, dead or about to die. */
 export async function withConnection<T>(url: string, fn: (redis: Redis) => Promise<T>, timeoutMs = 2000): Promise<T> {
   const redis = new Redis(url, {
+    ...(url.startsWith('rediss://') && trusted.length > 0 ? { tls: { ca: trusted } } : {}),
     lazyConnect: true,
     connectTimeout: timeoutMs,
     commandTimeout: timeoutMs,

@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { atExit, track } from './child-reaper';
 import { freePort } from './free-port';
 import { OutputCapture } from './output-capture';
-import { ping, withConnection } from './redis-commands';
+import { makeCertificates, type Certificates } from './certificates';
+import { ping, trustRedisCa, withConnection } from './redis-commands';
 import { NO_REDIS_MESSAGE } from './redis';
 import { waitFor } from './wait-for';
 
@@ -40,7 +41,7 @@ export function tempDir(prefix: string): string {
  * Spawns `redis-server` with `args` (a config file first, if any) on `port` and waits for PING. Its
  * own process group, like the testkit's single Redis, so a Ctrl-C reaches the launcher first.
  */
-export async function spawnRedisServer(args: string[], port: number, what: string, password?: string): Promise<RedisProcess> {
+export async function spawnRedisServer(args: string[], port: number, what: string, password?: string, tls = false): Promise<RedisProcess> {
   const output = new OutputCapture();
   let child: ChildProcess;
   try {
@@ -62,7 +63,8 @@ export async function spawnRedisServer(args: string[], port: number, what: strin
   });
   child.unref();
   for (const stream of [child.stdout, child.stderr]) (stream as unknown as { unref?: () => void } | null)?.unref?.();
-  const url = password ? `redis://:${encodeURIComponent(password)}@127.0.0.1:${port}` : `redis://127.0.0.1:${port}`;
+  const scheme = tls ? 'rediss' : 'redis';
+  const url = password ? `${scheme}://:${encodeURIComponent(password)}@127.0.0.1:${port}` : `${scheme}://127.0.0.1:${port}`;
   const gone = new AbortController();
   void exited.then(() => gone.abort(new Error('exited')));
   try {
@@ -87,9 +89,22 @@ export async function spawnRedisServer(args: string[], port: number, what: strin
   };
 }
 
-/** Arguments of a data node with no persistence and fast replication (no diskless delay). */
-export function dataNodeArgs(port: number, dir: string, extra: string[] = []): string[] {
-  return ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--logfile', '', '--repl-diskless-sync-delay', '0', ...extra];
+/** Arguments of a data node with no persistence and fast replication (no diskless delay); with `tls`, TLS only (no plain port). */
+export function dataNodeArgs(port: number, dir: string, extra: string[] = [], tls?: Certificates): string[] {
+  const listen = tls ? ['--port', '0', ...tlsDirectives(port, tls).flatMap(([k, v]) => [`--${k}`, v])] : ['--port', String(port)];
+  return [...listen, '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--logfile', '', '--repl-diskless-sync-delay', '0', ...extra];
+}
+
+/** TLS on `port`, replication (and a sentinel's links) over TLS too; clients need no certificate. */
+function tlsDirectives(port: number, c: Certificates): Array<[string, string]> {
+  return [
+    ['tls-port', String(port)],
+    ['tls-cert-file', c.cert],
+    ['tls-key-file', c.key],
+    ['tls-ca-cert-file', c.ca],
+    ['tls-auth-clients', 'no'],
+    ['tls-replication', 'yes'],
+  ];
 }
 
 export interface SentinelOptions {
@@ -108,6 +123,11 @@ export interface SentinelOptions {
   replicateVia?: (masterPort: number, replica: number) => Promise<number>;
   /** The sentinels require this password (requirepass, and sentinel-pass between them). */
   sentinelPassword?: string;
+  /**
+   * TLS only, everywhere: data nodes, replication, sentinels (a CA of the suite's own). The nodes'
+   * environment then carries a rediss:// REDIS_URL and AUTHCACHE_REDIS_TLS_CA.
+   */
+  tls?: boolean;
 }
 
 export interface SentinelHandle {
@@ -117,8 +137,12 @@ export interface SentinelHandle {
   sentinels: RedisProcess[];
   /** `host:port,...` of the sentinels (AUTHCACHE_REDIS_SENTINELS) */
   sentinelAddresses: string;
-  /** The nodes' environment for this deployment (sentinels and master name). */
+  /** The nodes' environment for this deployment (sentinels and master name; TLS material). */
   env: Record<string, string>;
+  /** The REDIS_URL a node needs beside `env` (its host is not used: the sentinels name the master). */
+  redisUrl: string;
+  /** The CA of a `tls` deployment (PEM path). */
+  ca?: string;
   /** The master as the sentinels see it now (the first sentinel that answers). */
   master(): Promise<RedisProcess>;
   /** Waits until every sentinel names the same live master, other than `not` if given; resolves to it. */
@@ -132,6 +156,9 @@ export async function startSentinel(opts: SentinelOptions = {}): Promise<Sentine
   const count = opts.sentinels ?? 3;
   const masterName = opts.masterName ?? 'mymaster';
   const dir = tempDir('authcache-sentinel-');
+  const certs = opts.tls ? makeCertificates(dir) : undefined;
+  if (certs) trustRedisCa(certs.ca);
+  const tls = certs !== undefined;
   const servers: RedisProcess[] = [];
   const sentinels: RedisProcess[] = [];
   const stop = async () => {
@@ -139,11 +166,11 @@ export async function startSentinel(opts: SentinelOptions = {}): Promise<Sentine
   };
   try {
     const masterPort = await freePort();
-    servers.push(await spawnRedisServer(dataNodeArgs(masterPort, mkdir(dir, `data-${masterPort}`)), masterPort, 'redis master'));
+    servers.push(await spawnRedisServer(dataNodeArgs(masterPort, mkdir(dir, `data-${masterPort}`), [], certs), masterPort, 'redis master', undefined, tls));
     for (let i = 0; i < replicas; i++) {
       const port = await freePort();
       const via = opts.replicateVia ? await opts.replicateVia(masterPort, i) : masterPort;
-      servers.push(await spawnRedisServer(dataNodeArgs(port, mkdir(dir, `data-${port}`), ['--replicaof', '127.0.0.1', String(via), '--replica-announce-ip', '127.0.0.1']), port, 'redis replica'));
+      servers.push(await spawnRedisServer(dataNodeArgs(port, mkdir(dir, `data-${port}`), ['--replicaof', '127.0.0.1', String(via), '--replica-announce-ip', '127.0.0.1'], certs), port, 'redis replica', undefined, tls));
     }
     await waitFor(
       () => withConnection(servers[0]!.url, async (r) => (await r.info('replication')).split('\n').filter((l) => /^slave\d+:.*state=online/.test(l)).length === replicas),
@@ -156,7 +183,7 @@ export async function startSentinel(opts: SentinelOptions = {}): Promise<Sentine
       writeFileSync(
         conf,
         [
-          `port ${port}`,
+          ...(certs ? ['port 0', ...tlsDirectives(port, certs).map(([k, v]) => `${k} ${v}`)] : [`port ${port}`]),
           'bind 127.0.0.1',
           `dir ${dir}`,
           `sentinel monitor ${masterName} 127.0.0.1 ${masterPort} ${Math.floor(count / 2) + 1}`,
@@ -167,7 +194,7 @@ export async function startSentinel(opts: SentinelOptions = {}): Promise<Sentine
           '',
         ].join('\n'),
       );
-      sentinels.push(await spawnRedisServer([conf, '--sentinel', '--daemonize', 'no', '--logfile', ''], port, 'redis sentinel', opts.sentinelPassword));
+      sentinels.push(await spawnRedisServer([conf, '--sentinel', '--daemonize', 'no', '--logfile', ''], port, 'redis sentinel', opts.sentinelPassword, tls));
     }
     // Sentinels find the replicas through the master's INFO and each other through its hello channel.
     await waitFor(
@@ -204,7 +231,10 @@ export async function startSentinel(opts: SentinelOptions = {}): Promise<Sentine
       AUTHCACHE_REDIS_SENTINELS: sentinelAddresses,
       AUTHCACHE_REDIS_SENTINEL_NAME: masterName,
       ...(opts.sentinelPassword ? { AUTHCACHE_REDIS_SENTINEL_PASSWORD: opts.sentinelPassword } : {}),
+      ...(certs ? { AUTHCACHE_REDIS_TLS_CA: certs.ca } : {}),
     },
+    redisUrl: `${tls ? 'rediss' : 'redis'}://127.0.0.1:${servers[0]!.port}`,
+    ...(certs ? { ca: certs.ca } : {}),
     async master() {
       for (const s of sentinels.filter((x) => x.alive)) {
         const m = await askMaster(s).catch(() => undefined);
