@@ -12,6 +12,7 @@ import type { Codec, ConfigUpdate, Propagation, UnsignedUpdate } from '@authcach
 import type { Metrics } from '../metrics';
 import type { ExpectedMembers } from '../membership';
 import { AckWaits } from './acks';
+import { DurabilityWatch } from './durability';
 import { RejectLog, type Rejection } from './reject-log';
 import { checkSync, decide, planCatchUp } from './sequencer';
 import type { BusTransport, Position, StoreOp } from './transport';
@@ -113,7 +114,10 @@ export class Replicator {
     const frame = this.o.codec.encode(full);
     // Read concurrently with the publish: no extra round trip.
     const members = this.o.members().catch(() => undefined);
-    return this.acks.collect(full.id, this.o.nodeId, this.o.ackTimeoutMs, async () => ({ seq: await this.o.transport.publish(frame, ops), members: await members }));
+    // Published but not confirmed by enough replicas: the nodes apply it all the same, so its 504 reports their acks (bus/durability.ts).
+    const durability = new DurabilityWatch();
+    const p = await this.acks.collect(full.id, this.o.nodeId, this.o.ackTimeoutMs, async () => ({ seq: await durability.seqOf(() => this.o.transport.publish(frame, ops)), members: await members }));
+    return durability.settle(p);
   }
 
   async stop(): Promise<void> {

@@ -11,6 +11,7 @@ import { RoleStoreError } from '../roles/role-store';
 import { afterGrant, afterRevoke, parseStored, type Grants } from './rules';
 import type { PermissionStore, PermissionWriteResult, PublishOps } from './permission-store';
 import { TransportError } from '../bus/transport';
+import { NotDurableError } from '../bus/durability';
 
 const LIST_CHUNK = 1000;
 
@@ -95,6 +96,8 @@ export class RedisPermissionStore implements PermissionStore {
     try {
       return { role, resource, permissions: after, propagation: await publish(ops) };
     } catch (err) {
+      // Published, not confirmed by a replica: passed on whole (seq, replicas, every node's result; bus/durability.ts).
+      if (err instanceof NotDurableError) throw err;
       if (err instanceof TransportError && err.failure === 'unknown') {
         throw new RoleStoreError('outcome_unknown', `outcome unknown: the change may have been applied (${err.message})`);
       }
