@@ -11,6 +11,7 @@ import { Redis } from 'ioredis';
 import { Membership, type MembershipOptions } from '../packages/node/src/membership';
 import type { HeartbeatContent } from '../packages/node/src/membership/heartbeat-codec';
 import { secretMarker } from '../packages/node/src/membership/heartbeat-codec';
+import { versionKey } from '../packages/node/src/membership/scripts';
 
 const HEARTBEAT_MS = 100;
 const DOWN_AFTER_MS = 3 * HEARTBEAT_MS + 500;
@@ -44,7 +45,7 @@ interface TestMember {
   content: HeartbeatContent;
 }
 
-function member(names: ClusterNames, id: string, opts: { secret?: string; forgetMs?: number } = {}): TestMember {
+function member(names: ClusterNames, id: string, opts: { secret?: string; forgetMs?: number; heartbeatMs?: number } = {}): TestMember {
   const conn = new Redis(redis.url, { maxRetriesPerRequest: 0, enableOfflineQueue: false, commandTimeout: 1000, lazyConnect: false });
   conn.on('error', () => undefined);
   connections.push(conn);
@@ -53,7 +54,7 @@ function member(names: ClusterNames, id: string, opts: { secret?: string; forget
   const o: MembershipOptions = {
     redis: conn,
     names,
-    config: { nodeId: id, heartbeatMs: HEARTBEAT_MS, clusterSecret: opts.secret ?? SECRET, memberForgetMs: opts.forgetMs ?? FORGET_MS },
+    config: { nodeId: id, heartbeatMs: opts.heartbeatMs ?? HEARTBEAT_MS, clusterSecret: opts.secret ?? SECRET, memberForgetMs: opts.forgetMs ?? FORGET_MS },
     log: log as unknown as MembershipOptions['log'],
     content: () => ({ ...content, cache: { ...content.cache } }),
   };
@@ -136,6 +137,39 @@ it('a member that left cleanly is listed DOWN (left) but is neither waited for n
   await b.m.stop();
   expect(await a.m.expected()).toEqual({ live: ['a'], down: [] });
   expect((await a.m.list()).find((x) => x.id === 'b')).toMatchObject({ status: 'DOWN', left: true });
+});
+
+it('expected() reads the whole hash again only when the members version changed (a join, a leave, a removal), not on plain beats', async () => {
+  const names = fresh();
+  // The observer's own read stays fresh for a minute (its heartbeat): only a version change makes it read again.
+  const a = member(names, 'a', { heartbeatMs: 60_000 });
+  const b = member(names, 'b');
+  await start(a, b);
+  const reads = jest.spyOn(a.conn as unknown as { authcacheMemberRead: () => Promise<unknown> }, 'authcacheMemberRead');
+  const version = () => a.conn.get(versionKey(names.members));
+  expect((await a.m.expected()).live).toEqual(['a', 'b']);
+  expect(reads).toHaveBeenCalledTimes(1);
+  // b beats on (two more heartbeats land): the version stays, and the read is reused.
+  const v0 = await version();
+  for (let i = 0; i < 2; i++) {
+    const seen = await a.conn.hget(names.members, 'b');
+    await waitFor(async () => (await a.conn.hget(names.members, 'b')) !== seen, { timeoutMs: 5000, intervalMs: 10 });
+  }
+  expect(await version()).toBe(v0);
+  expect((await a.m.expected()).live).toEqual(['a', 'b']);
+  expect(reads).toHaveBeenCalledTimes(1);
+
+  const c = member(names, 'c');
+  await start(c);
+  expect(await version()).not.toBe(v0);
+  expect((await a.m.expected()).live).toEqual(['a', 'b', 'c']);
+  expect(reads).toHaveBeenCalledTimes(2);
+  await c.m.stop();
+  expect(await a.m.expected()).toEqual({ live: ['a', 'b'], down: [] });
+  expect(reads).toHaveBeenCalledTimes(3);
+  const v1 = await version();
+  expect(await a.m.remove('c')).toBe('removed');
+  expect(await version()).not.toBe(v1);
 });
 
 it('remove(): unknown id, a live member refused, a silent one removed at once', async () => {

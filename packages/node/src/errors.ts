@@ -1,9 +1,11 @@
 import type { Logger } from 'pino';
+import type { NotDurableBody } from '@authcache/protocol';
 import { TransportError } from './bus/transport';
+import { NotDurableError, notDurableMessage } from './bus/durability';
 
-/** An error the HTTP layer turns into `{"error": message}` with `status`. */
+/** An error the HTTP layer turns into `{"error": message, ...fields}` with `status`. */
 export class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(readonly status: number, message: string, readonly fields?: Record<string, unknown>) {
     super(message);
   }
 }
@@ -20,6 +22,13 @@ export const unavailable = (m: string) => new HttpError(503, m);
  */
 export const outcomeUnknown = (m: string) => new HttpError(504, `outcome unknown: the change may have been applied; ${m}`);
 
+/** Published, and applied by the nodes, but not confirmed by enough Redis replicas: the 504 says so, with what happened (api.ts NotDurableBody). */
+export function notDurable(e: NotDurableError): HttpError {
+  const p = e.propagation ?? { seq: e.seq, nodes: { total: 0, successful: 0, failed: 0 }, failures: [], members: [] };
+  const { error, ...fields }: NotDurableBody = { error: notDurableMessage(e), replicated: e.replicated, required: e.required, ...p, seq: e.seq };
+  return new HttpError(504, error, fields);
+}
+
 const UNKNOWN_HINT = 'the store did not answer in time: read the state back (GET /v1/cluster/nodes shows applied_seq) before repeating the call';
 
 /**
@@ -33,6 +42,10 @@ export async function orUnavailable<T>(log: Logger, message: string, f: () => Pr
     return await f();
   } catch (err) {
     if (err instanceof HttpError) throw err;
+    if (err instanceof NotDurableError) {
+      log.warn({ seq: err.seq, replicated: err.replicated, required: err.required }, 'update not confirmed by enough replicas: answering 504');
+      throw notDurable(err);
+    }
     if (err instanceof TransportError && err.failure === 'unknown') {
       log.warn({ err: err.message }, 'outcome unknown: the change may have been applied');
       throw outcomeUnknown(UNKNOWN_HINT);

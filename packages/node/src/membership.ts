@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { ClusterNames, NodeInfo } from '@authcache/protocol';
 import type { Config } from './config';
 import { HeartbeatCodec, sameText, secretMarker, type Decoded, type Heartbeat, type HeartbeatContent } from './membership/heartbeat-codec';
-import { expectedOf, judge, othersPresent, rejectForgettable, rulesFor, type ExpectedMembers, type Judged, type LivenessRules } from './membership/liveness';
+import { downAfterMs, expectedOf, judge, othersPresent, rejectForgettable, rulesFor, type ExpectedMembers, type Judged, type LivenessRules } from './membership/liveness';
 import { MembershipScripts, type MemberStore } from './membership/scripts';
 
 export type { ExpectedMembers, Heartbeat, HeartbeatContent };
@@ -64,13 +64,19 @@ export class Membership {
   private readonly seenBad = new Map<string, string>();
   private readonly lastWarn = { rejects: -Infinity, marker: -Infinity };
   private readonly forgetting = new Set<string>();
+  /** The first heartbeat after start is a join (a new members version); false again after the leave. */
+  private announced = false;
+  /** Each entry as last decoded: a heartbeat unchanged since is not verified and parsed again. */
+  private readonly decoded = new Map<string, { value: string; d: Decoded }>();
+  /** The last members read and its members version, reused by expected() while neither aged nor changed. */
+  private snapshot: { members: Judged[]; version: string; at: number } | undefined;
 
   constructor(private readonly o: MembershipOptions) {
     this.now = o.now ?? (() => performance.now());
     this.rules = rulesFor(o.config.heartbeatMs, o.config.memberForgetMs);
     this.codec = new HeartbeatCodec(o.config.clusterSecret);
     this.marker = secretMarker(o.config.clusterSecret);
-    this.scripts = o.store ?? new MembershipScripts(o.redis, { members: o.names.members, seq: o.names.seq, marker: o.names.secretMarker });
+    this.scripts = o.store ?? new MembershipScripts(o.redis, { members: o.names.members, seq: o.names.seq, marker: o.names.secretMarker }, downAfterMs(o.config.heartbeatMs));
   }
 
   /**
@@ -107,6 +113,7 @@ export class Membership {
   async start(): Promise<void> {
     this.stopped = false;
     this.joined = true;
+    this.announced = false;
     this.tick();
     await this.inFlight;
     this.timer = setInterval(() => this.tick(), this.o.config.heartbeatMs);
@@ -123,7 +130,8 @@ export class Membership {
     // A node that never joined (e.g. refused for its secret) has nothing to leave, and must not overwrite an entry.
     if (!this.joined) return;
     this.joined = false;
-    await this.scripts.beat(this.o.config.nodeId, this.codec.sign({ ...this.heartbeat(), left: true }), this.marker);
+    this.announced = false;
+    await this.scripts.beat(this.o.config.nodeId, this.codec.sign({ ...this.heartbeat(), left: true }), this.marker, 'leave');
   }
 
   /** Every member not yet forgotten, sorted by id; DOWN ones (silent or departed) included. */
@@ -132,8 +140,18 @@ export class Membership {
     return v.members.filter((m) => !m.forget).map((m) => this.describe(m, v));
   }
 
-  /** The members an update published now must hear from, and the silent ones it reports as down. */
+  /**
+   * The members an update published now must hear from, and the silent ones it reports as down.
+   * Read per update, but the whole hash only when the members version changed (a join, leave, return
+   * or removal) or the last read is a heartbeat old; otherwise one GET, sent before the publish on the
+   * same connection, confirms the last read still stands (docs/architecture.md, Membership).
+   */
   async expected(): Promise<ExpectedMembers> {
+    const s = this.snapshot;
+    if (s && this.scripts.version && this.now() - s.at < this.o.config.heartbeatMs) {
+      const version = await this.scripts.version();
+      if (version === s.version && version !== '') return expectedOf(s.members, this.now() - s.at);
+    }
     return expectedOf((await this.view()).members);
   }
 
@@ -163,7 +181,8 @@ export class Membership {
 
   private async beat(): Promise<void> {
     try {
-      const ok = await this.scripts.beat(this.o.config.nodeId, this.codec.sign(this.heartbeat()), this.marker);
+      const ok = await this.scripts.beat(this.o.config.nodeId, this.codec.sign(this.heartbeat()), this.marker, this.announced ? undefined : 'join');
+      this.announced = true;
       this.secretOk = ok;
       if (!ok && this.due('marker')) {
         this.o.log.warn('the cluster secret marker in Redis is not this node\'s: AUTHCACHE_CLUSTER_SECRET differs from the cluster\'s');
@@ -176,11 +195,16 @@ export class Membership {
 
   /** The members hash and Redis's TIME in one round trip, each entry checked and judged. */
   private async view(): Promise<View> {
+    // Taken before the read is sent: a reused read's age errs on the old side.
+    const at = this.now();
     const snap = await this.scripts.read();
     const members: Judged[] = [];
     const rejects: Decoded[] = [];
+    for (const id of this.decoded.keys()) if (!snap.raw.has(id)) this.decoded.delete(id);
     for (const [id, value] of snap.raw) {
-      const d = this.codec.decode(id, value);
+      const hit = this.decoded.get(id);
+      const d = hit?.value === value ? hit.d : this.codec.decode(id, value);
+      if (hit?.value !== value) this.decoded.set(id, { value, d });
       if (d.ok) {
         const j = judge(d, snap.redisNowMs, this.rules);
         members.push(j);
@@ -202,6 +226,7 @@ export class Membership {
       );
     }
     members.sort((a, b) => a.id.localeCompare(b.id));
+    if (snap.version) this.snapshot = { members, version: snap.version, at };
     return { redisNowMs: snap.redisNowMs, clusterSeq: snap.clusterSeq, members, rejects, raw: snap.raw };
   }
 

@@ -11,6 +11,7 @@ import { Passwords } from './roles/passwords';
 import { createRoleStore } from './roles/backends';
 import type { RoleStore } from './roles/role-store';
 import { RedisTransport, Replicator } from './bus/bus';
+import { corked } from './bus/cork';
 import { Membership } from './membership';
 import { unavailable } from './errors';
 import { Admin } from './admin';
@@ -111,6 +112,7 @@ export class AuthcacheNode {
       apply: (u) => this.apply(u),
       resync: (reason) => this.resync(reason),
       members: () => this.membership.expected(),
+      batch: (send) => corked(cmd, send),
     });
     this.metrics.addCacheStats(() => this.cacheStats() as unknown as Record<string, Record<string, number>>);
   }

@@ -90,6 +90,19 @@ describe('the audit stream in Redis', () => {
     expect((await audit.list({ sinceMs: undefined, limit: 10 })).map((e) => e.target)).toEqual(['user1']);
   });
 
+  it('appends by EVALSHA: the script text goes to Redis at most once', async () => {
+    const { audit } = make('t6:audit');
+    const calls = async (cmd: string) => Number(new RegExp(`cmdstat_${cmd}:calls=(\\d+)`).exec(await conn.info('commandstats'))?.[1] ?? 0);
+    const [eval0, sha0] = [await calls('eval'), await calls('evalsha')];
+    for (let i = 1; i <= 5; i++) audit.record(entry(i));
+    await audit.settled();
+    expect((await audit.list({ sinceMs: undefined, limit: 10 })).length).toBe(5);
+    const [evals, shas] = [(await calls('eval')) - eval0, (await calls('evalsha')) - sha0];
+    // ioredis sends the first call of a script on a connection as EVAL, the rest as EVALSHA.
+    expect(evals + shas).toBe(5);
+    expect(evals).toBeLessThanOrEqual(1);
+  });
+
   it('skips an entry it cannot read instead of failing the whole read', async () => {
     const { audit } = make('t5:audit');
     await conn.xadd('t5:audit', '*', 'e', '{not json');

@@ -6,6 +6,7 @@
 import { createCodec, withSeq } from '@authcache/protocol';
 import { TransportError } from '../src/bus/transport';
 import { seededRandom } from '@authcache/testkit';
+import { NotDurableError } from '../src/bus/durability';
 import { advance, flushUser, SECRET, startCluster, stopCluster, value, type TestCluster } from './support/replicas';
 
 let c: TestCluster | undefined;
@@ -218,6 +219,22 @@ describe('acks', () => {
     expect(e).toBeInstanceOf(TransportError);
     expect((e as TransportError).failure).toBe('unknown');
     for (const r of [a!, b!, cc!]) expect(names(r)).toEqual(['maybe']);
+  });
+});
+
+describe('not confirmed by a replica', () => {
+  it('still collects every member\'s ack, and throws a NotDurableError carrying them and the seq', async () => {
+    c = await startCluster();
+    const [a, b, cc] = c.replicas;
+    a!.transport.notDurableNext = true;
+    const failure = a!.replicator.publish(flushUser('undurable')).catch((e: unknown) => e);
+    await advance(200);
+    const e = (await failure) as NotDurableError;
+    expect(e).toBeInstanceOf(NotDurableError);
+    expect([e.failure, e.seq, e.replicated, e.required]).toEqual(['unknown', 1, 0, 1]);
+    expect(e.propagation?.seq).toBe(1);
+    expect(e.propagation?.nodes).toEqual({ total: 3, successful: 3, failed: 0 });
+    for (const r of [a!, b!, cc!]) expect(names(r)).toEqual(['undurable']);
   });
 });
 

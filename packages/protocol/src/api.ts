@@ -33,6 +33,18 @@ export interface ErrorBody {
   error: string;
 }
 
+/**
+ * 504 when a change was published (the nodes applied it) but fewer Redis replicas than
+ * `AUTHCACHE_REDIS_MIN_REPLICAS` confirmed it: it may be lost in a failover (docs/architecture.md,
+ * "Redis topologies"). The error text says "not confirmed by any replica" when none did.
+ */
+export interface NotDurableBody extends ErrorBody, Propagation {
+  /** replicas that confirmed the write within AUTHCACHE_REDIS_REPLICA_WAIT_MS */
+  replicated: number;
+  /** AUTHCACHE_REDIS_MIN_REPLICAS */
+  required: number;
+}
+
 /** An error answer on OpenSearch's paths, in OpenSearch's shape, so its clients show the reason. */
 export interface OpenSearchErrorBody {
   error: {

@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { FRAME_SEQ_OFFSET, withSeq } from '@authcache/protocol';
-import { TransportError, type BusTransport, type LogEntry, type Position, type StoreOp, type TransportHandlers } from '@authcache/node';
+import { NotDurableError, TransportError, type BusTransport, type LogEntry, type Position, type StoreOp, type TransportHandlers } from '@authcache/node';
 
 /** mulberry32: small, seeded, good enough to pick faults. */
 export function seededRandom(seed: number): () => number {
@@ -127,6 +127,8 @@ export class MemoryTransport implements BusTransport {
   onPositionRead: (() => void) | undefined;
   /** Makes the next publish time out after the store applied it (the outcome is unknown to the caller). */
   loseNextReply = false;
+  /** Makes the next publish report that no replica confirmed it, after the store applied and broadcast it (WAIT). */
+  notDurableNext = false;
   readonly sentAcks: Array<{ origin: string; frame: Buffer }> = [];
 
   constructor(readonly store: MemoryStore, readonly nodeId: string, private readonly peers: Map<string, MemoryTransport>) {
@@ -176,6 +178,10 @@ export class MemoryTransport implements BusTransport {
     if (this.loseNextReply) {
       this.loseNextReply = false;
       throw new TransportError('unknown', 'Command timed out');
+    }
+    if (this.notDurableNext) {
+      this.notDurableNext = false;
+      throw new NotDurableError(r, 0, 1);
     }
     return r;
   }

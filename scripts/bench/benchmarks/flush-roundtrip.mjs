@@ -1,9 +1,9 @@
-import { performance } from 'node:perf_hooks';
 import { Redis } from '../lib/deps.mjs';
 import { figure } from '../lib/figures.mjs';
-import { json, keepAliveAgent } from '../lib/http.mjs';
-import { admin, profileFromHere, startBenchCluster } from '../lib/nodes.mjs';
-import { latencyHistogram, recordMs, summarize } from '../lib/stats.mjs';
+import { flushLoop, pingLoop } from '../lib/flush.mjs';
+import { keepAliveAgent } from '../lib/http.mjs';
+import { profileFromHere, startBenchCluster } from '../lib/nodes.mjs';
+import { summarize } from '../lib/stats.mjs';
 
 const SIZES = [3, 16];
 const WARMUP = 20;
@@ -23,27 +23,18 @@ export default {
       try {
         await redis.connect();
         // The physical floor: one round trip to the same Redis, from the same process, while the cluster runs.
-        const ping = latencyHistogram();
-        for (let i = 0; i < WARMUP + calls; i++) {
-          const t = performance.now();
-          await redis.ping();
-          if (i >= WARMUP) recordMs(ping, performance.now() - t);
-          if (i % 50 === 0) ctx.progress.update(`${size} nodes: Redis PING ${Math.max(0, i - WARMUP)}/${calls}`);
-        }
-
-        profileFromHere(ctx, cluster.nodes);
-        const flush = latencyHistogram();
-        let partial = 0;
-        const url = `${cluster.nodes[0].url}/v1/cache`;
-        for (let i = 0; i < WARMUP + calls; i++) {
-          const r = await json(url, { method: 'DELETE', headers: admin(cluster), agent });
-          if (r.status !== 200) throw new Error(`DELETE /v1/cache: HTTP ${r.status} ${r.body}`);
-          const nodes = r.json?.nodes;
-          if (!nodes || nodes.total !== size || nodes.failed !== 0) partial++;
-          if (i >= WARMUP) recordMs(flush, r.ms);
-          if (i % 10 === 0) ctx.progress.update(`${size} nodes: flush ${Math.max(0, i - WARMUP)}/${calls}`);
-        }
-        if (partial) throw new Error(`${partial} of ${calls + WARMUP} flushes did not reach all ${size} nodes`);
+        ctx.progress.update(`${size} nodes: Redis PING`);
+        const ping = await pingLoop(redis, calls, WARMUP);
+        const { histogram: flush, partial } = await flushLoop({
+          cluster,
+          size,
+          agent,
+          calls,
+          warmup: WARMUP,
+          onMeasured: () => profileFromHere(ctx, cluster.nodes),
+          onProgress: (i) => ctx.progress.update(`${size} nodes: flush ${i}/${calls}`),
+        });
+        if (partial) throw new Error(`${partial} of ${calls} flushes did not reach all ${size} nodes`);
         const f = summarize(flush);
         const p = summarize(ping);
         ctx.progress.note(`${size} nodes: flush p50 ${f.p50_ms} ms, p99 ${f.p99_ms} ms; PING p50 ${p.p50_ms} ms, p99 ${p.p99_ms} ms`);

@@ -1,14 +1,16 @@
 // Many nodes (issue 16): the cluster-wide flush round trip (publish, apply on every node, every node
-// acked) at 3, 8, 16 and 32 real node processes, against a Redis PING from the same process; the
+// acked) at 3, 8, 16 and 32 real node processes, against a Redis PING from the same process and
+// against one-way pub/sub delivery to as many subscriber connections (BentoCache-style); the
 // Redis commands one update costs (INFO commandstats around the flushes, the background of the same
 // length subtracted); and each node's RSS, with a bounded heap. docs/architecture.md, "Propagation".
 import { performance } from 'node:perf_hooks';
 import { Redis } from '../lib/deps.mjs';
 import { figure } from '../lib/figures.mjs';
-import { json, keepAliveAgent } from '../lib/http.mjs';
+import { flushLoop, pingLoop, pubsubLoop } from '../lib/flush.mjs';
+import { keepAliveAgent } from '../lib/http.mjs';
 import { scrape } from '../lib/metrics.mjs';
-import { admin, profileFromHere, startBenchCluster } from '../lib/nodes.mjs';
-import { latencyHistogram, recordMs, round, summarize } from '../lib/stats.mjs';
+import { profileFromHere, startBenchCluster } from '../lib/nodes.mjs';
+import { round, summarize } from '../lib/stats.mjs';
 import { pause } from '../lib/wait.mjs';
 
 const SIZES = [3, 8, 16, 32];
@@ -22,7 +24,7 @@ const OURS = new Set(['info', 'ping', 'flushall', 'config|resetstat', 'config'])
 
 export default {
   name: 'many-nodes',
-  title: `flush round trip with every node acked, Redis commands per update and RSS at ${SIZES.join(', ')} nodes, against a Redis PING`,
+  title: `flush round trip with every node acked, Redis commands per update and RSS at ${SIZES.join(', ')} nodes, against a Redis PING and one-way pub/sub delivery`,
   async run(ctx) {
     const sizes = ctx.quick ? QUICK_SIZES : SIZES;
     const calls = ctx.quick ? 60 : 300;
@@ -35,34 +37,26 @@ export default {
       const redis = new Redis(ctx.redis.url, { lazyConnect: true });
       try {
         await redis.connect();
-        const ping = latencyHistogram();
-        for (let i = 0; i < WARMUP + calls; i++) {
-          const t = performance.now();
-          await redis.ping();
-          if (i >= WARMUP) recordMs(ping, performance.now() - t);
-        }
-
-        const url = `${cluster.nodes[0].url}/v1/cache`;
-        const flushOnce = async () => {
-          const r = await json(url, { method: 'DELETE', headers: admin(cluster), agent });
-          if (r.status !== 200) throw new Error(`DELETE /v1/cache: HTTP ${r.status} ${r.body.slice(0, 300)}`);
-          const nodes = r.json?.nodes;
-          return { ms: r.ms, full: Boolean(nodes && nodes.total === size && nodes.failed === 0 && nodes.successful === size) };
-        };
-        for (let i = 0; i < WARMUP; i++) await flushOnce();
+        ctx.progress.update(`${size} nodes: Redis PING, one-way pub/sub to ${size} subscribers`);
+        const ping = await pingLoop(redis, calls, WARMUP);
+        const oneWay = await pubsubLoop(ctx.redis.url, size, calls, WARMUP);
 
         // Background: heartbeats and anti-entropy of `size` nodes over as long as the flushes take.
-        profileFromHere(ctx, cluster.nodes);
-        const flush = latencyHistogram();
-        let partial = 0;
-        const before = await commandStats(redis);
-        const t0 = performance.now();
-        for (let i = 0; i < calls; i++) {
-          const r = await flushOnce();
-          if (!r.full) partial++;
-          recordMs(flush, r.ms);
-          if (i % 10 === 0) ctx.progress.update(`${size} nodes: flush ${i}/${calls}`);
-        }
+        let before;
+        let t0;
+        const { histogram: flush, partial } = await flushLoop({
+          cluster,
+          size,
+          agent,
+          calls,
+          warmup: WARMUP,
+          onMeasured: async () => {
+            profileFromHere(ctx, cluster.nodes);
+            before = await commandStats(redis);
+            t0 = performance.now();
+          },
+          onProgress: (i) => ctx.progress.update(`${size} nodes: flush ${i}/${calls}`),
+        });
         const busyMs = performance.now() - t0;
         const during = diff(await commandStats(redis), before);
         ctx.progress.update(`${size} nodes: measuring the background for ${Math.round(busyMs)} ms`);
@@ -81,11 +75,12 @@ export default {
         const rss = await Promise.all(cluster.nodes.map((n) => scrape(n.url).then((m) => m.rss)));
         const f = summarize(flush);
         const p = summarize(ping);
+        const o = summarize(oneWay);
         const rssMean = rss.reduce((a, b) => a + b, 0) / rss.length / MIB;
         ctx.progress.note(
-          `${size} nodes: flush p50 ${f.p50_ms} ms, p99 ${f.p99_ms} ms (PING p50 ${p.p50_ms} ms); ${round(commands, 1)} Redis commands per update ${JSON.stringify(perUpdate)}; RSS mean ${rssMean.toFixed(1)} MiB, max ${(Math.max(...rss) / MIB).toFixed(1)} MiB`,
+          `${size} nodes: flush p50 ${f.p50_ms} ms, p99 ${f.p99_ms} ms (PING p50 ${p.p50_ms} ms, one-way pub/sub to ${size} p50 ${o.p50_ms} ms); ${round(commands, 1)} Redis commands per update ${JSON.stringify(perUpdate)}; RSS mean ${rssMean.toFixed(1)} MiB, max ${(Math.max(...rss) / MIB).toFixed(1)} MiB`,
         );
-        details.sizes[size] = { flush: f, ping: p, not_fully_acked: partial, commands_per_update: perUpdate, background_commands_per_s: perSecond(idle, busyMs), rss_bytes: rss };
+        details.sizes[size] = { flush: f, ping: p, one_way_pubsub: o, not_fully_acked: partial, commands_per_update: perUpdate, background_commands_per_s: perSecond(idle, busyMs), rss_bytes: rss };
         const target = size === 3 ? 0.6 : size === 32 ? 8 : null;
         figures.push(
           figure({
@@ -97,6 +92,13 @@ export default {
             target: target === null ? null : { on: 'value', op: '<=', value: target, unit: 'ms', text: `≤ ${target} ms` },
           }),
           figure({ id: `many_${size}_flush_p99`, name: `flush round trip p99, ${size} nodes`, value: f.p99_ms, unit: 'ms', baseline: { name: 'Redis PING', value: p.p99_ms, unit: 'ms' } }),
+          figure({
+            id: `many_${size}_flush_vs_pubsub`,
+            name: `flush round trip p50, ${size} nodes, against one-way pub/sub delivery to ${size} subscribers`,
+            value: f.p50_ms,
+            unit: 'ms',
+            baseline: { name: `one-way pub/sub to ${size} (BentoCache-style, no acks)`, value: o.p50_ms, unit: 'ms' },
+          }),
           figure({ id: `many_${size}_fully_acked`, name: `flushes acked by all ${size} nodes`, value: (100 * (calls - partial)) / calls, unit: '%', target: { on: 'value', op: '>=', value: 100, unit: '%', text: '100 %' } }),
           figure({ id: `many_${size}_commands`, name: `Redis commands per update, ${size} nodes`, value: commands, unit: 'commands', ratio: commands / size }),
           figure({ id: `many_${size}_rss`, name: `RSS per node (mean), ${size} nodes`, value: rssMean, unit: 'MiB', baseline: { name: 'largest node', value: Math.max(...rss) / MIB, unit: 'MiB' }, ratio: null }),
@@ -110,6 +112,7 @@ export default {
     }
     const notes = [
       `${calls} sequential DELETE /v1/cache calls to the first node (after ${WARMUP} warm-up calls), each checked to report every node applied; baseline: sequential PINGs (ioredis) from the bench to the same Redis`,
+      'one-way pub/sub (BentoCache-style): the bench PUBLISHes a 120-byte message to a channel with N subscriber connections of its own and times until all N received it; no seq, log or acks, and the N connections share one event loop',
       'commands per update: INFO commandstats delta over the flushes minus the delta over an idle window of the same length (heartbeats, anti-entropy), divided by the calls; ratio = commands per node',
       `nodes run with ${Object.entries(NODE_ENV).map(([k, v]) => `${k}=${v}`).join(' ')} (bounded heap, no warm start); RSS read from each node's /metrics after the flushes`,
     ];

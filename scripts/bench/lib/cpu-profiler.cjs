@@ -11,6 +11,9 @@ if (dir) {
   const session = new Session();
   session.connect();
   session.post('Profiler.enable');
+  // V8 samples every 1 ms by default: too coarse for a round trip of a millisecond or less.
+  const us = Number(process.env.BENCH_CPU_PROFILE_INTERVAL_US);
+  if (us > 0) session.post('Profiler.setSamplingInterval', { interval: us });
   session.post('Profiler.start');
   process.on('SIGUSR2', () => {
     session.post('Profiler.stop', () => session.post('Profiler.start'));

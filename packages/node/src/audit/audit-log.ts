@@ -30,7 +30,8 @@ export const PENDING_MAX = 1000;
 const RETRY_MS = 2000;
 
 export interface AuditLogOptions {
-  redis: Pick<Redis, 'eval' | 'xrevrange' | 'xrange'>;
+  /** With defineCommand (a real ioredis connection) the append goes by EVALSHA; a bare `eval` (test fakes) sends the script each time. */
+  redis: Pick<Redis, 'eval' | 'xrevrange' | 'xrange'> & Partial<Pick<Redis, 'defineCommand'>>;
   key: string;
   settings: AuditSettings;
   log: Logger;
@@ -38,6 +39,7 @@ export interface AuditLogOptions {
 }
 
 type StreamEntry = [id: string, fields: string[]];
+type Append = (key: string, maxLen: string, maxAgeMs: string, json: string) => Promise<unknown>;
 
 export class AuditLog {
   private readonly pending: AuditEntry[] = [];
@@ -45,8 +47,19 @@ export class AuditLog {
   private retryTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private lastErrorLog = -Infinity;
+  private readonly append: Append;
 
-  constructor(private readonly o: AuditLogOptions) {}
+  constructor(private readonly o: AuditLogOptions) {
+    // One append per admin call: by EVALSHA (ioredis sends the script only after a NOSCRIPT), not
+    // the whole script text with every call (docs/architecture.md, "Audit and events").
+    if (typeof o.redis.defineCommand === 'function') {
+      o.redis.defineCommand('authcacheAuditAppend', { numberOfKeys: 1, lua: APPEND });
+      const scripted = o.redis as unknown as { authcacheAuditAppend: Append };
+      this.append = (...a) => scripted.authcacheAuditAppend(...a);
+    } else {
+      this.append = (key, maxLen, maxAgeMs, json) => o.redis.eval(APPEND, 1, key, maxLen, maxAgeMs, json);
+    }
+  }
 
   /**
    * Records one answered admin call: its pino line now, the stream entry asynchronously.
@@ -104,7 +117,7 @@ export class AuditLog {
     while (this.pending.length > 0) {
       const entry = this.pending[0]!;
       try {
-        await this.o.redis.eval(APPEND, 1, this.o.key, String(this.o.settings.maxLen), String(this.o.settings.maxAgeMs), JSON.stringify(entry));
+        await this.append(this.o.key, String(this.o.settings.maxLen), String(this.o.settings.maxAgeMs), JSON.stringify(entry));
       } catch (err) {
         this.o.metrics.writeErrors.inc();
         this.logError(err as Error);

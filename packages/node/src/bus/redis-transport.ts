@@ -10,6 +10,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ClusterNames } from '@authcache/protocol';
 import type { Metrics } from '../metrics';
+import { NotDurableError } from './durability';
 import { ROTATE_EPOCH_SCRIPT, publishCall, publishScript } from './publish-script';
 import { TransportError, type BusTransport, type LogEntry, type Position, type StoreOp, type TransportHandlers } from './transport';
 
@@ -33,17 +34,8 @@ export interface RedisTransportOptions {
   replicaWaitMs?: number;
 }
 
-/**
- * The publish was written, broadcast and logged by the master, but fewer replicas than required
- * confirmed it within the wait: a failover now could lose it. Its outcome is `unknown` (504): it
- * may stand. `seq` and `replicated` are what the admin answer reports (docs/architecture.md, "Redis topologies").
- */
-export class ReplicationError extends TransportError {
-  constructor(readonly seq: number, readonly replicated: number, readonly required: number) {
-    super('unknown', `${replicated} of ${required} required replicas confirmed update ${seq}: not confirmed durable`);
-    this.name = 'ReplicationError';
-  }
-}
+/** The former name of NotDurableError (bus/durability.ts), kept for callers that import it from here. */
+export { NotDurableError as ReplicationError } from './durability';
 
 type Scripted = Redis & {
   authcachePublish(...args: Array<string | Buffer | number>): Promise<number | string[]>;
@@ -184,7 +176,8 @@ export class RedisTransport implements BusTransport {
   /**
    * The script and WAIT in one pipeline: the same connection, so WAIT counts the replicas that hold
    * this write (docs/architecture.md, "Redis topologies"); on a Redis Cluster the keyed script
-   * takes the keyless WAIT to the shard of the slot. Fewer than required: a ReplicationError.
+   * takes the keyless WAIT to the shard of the slot. Fewer than required: a NotDurableError, thrown after the publish
+   * (bus/durability.ts), so that the replicator still collects the acks.
    */
   private async publishAndWait(keys: string[], args: Array<string | Buffer | number>): Promise<number> {
     let res: Array<[Error | null, unknown]> | null;
@@ -201,7 +194,7 @@ export class RedisTransport implements BusTransport {
     const seq = seqOf(published[1] as number | string[]);
     // The write is in: a failed WAIT says nothing of the replicas, so the outcome is unknown.
     const replicated = waited && !waited[0] ? Number(waited[1]) : 0;
-    if (replicated < this.minReplicas) throw new ReplicationError(seq, replicated, this.minReplicas);
+    if (replicated < this.minReplicas) throw new NotDurableError(seq, replicated, this.minReplicas);
     return seq;
   }
 

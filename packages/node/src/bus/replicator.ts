@@ -12,6 +12,7 @@ import type { Codec, ConfigUpdate, Propagation, UnsignedUpdate } from '@authcach
 import type { Metrics } from '../metrics';
 import type { ExpectedMembers } from '../membership';
 import { AckWaits } from './acks';
+import { DurabilityWatch } from './durability';
 import { RejectLog, type Rejection } from './reject-log';
 import { checkSync, decide, planCatchUp } from './sequencer';
 import type { BusTransport, Position, StoreOp } from './transport';
@@ -42,6 +43,8 @@ export interface ReplicatorOptions {
   resync(reason: 'gap' | 'reset' | 'apply_failed'): Promise<void>;
   /** The members expected to acknowledge an update, read while it is published. */
   members(): Promise<ExpectedMembers>;
+  /** Wraps the sending of a publish's commands (the members read, the publish): the node sends them in one write (bus/cork.ts). */
+  batch?: <T>(send: () => T) => T;
   now?: () => number;
 }
 
@@ -111,9 +114,14 @@ export class Replicator {
   async publish(change: Change, ops: readonly StoreOp[] = []): Promise<Propagation> {
     const full = { ...change, id: randomUUID(), origin: this.o.nodeId, ts: this.now() } as UnsignedUpdate;
     const frame = this.o.codec.encode(full);
-    // Read concurrently with the publish: no extra round trip.
-    const members = this.o.members().catch(() => undefined);
-    return this.acks.collect(full.id, this.o.nodeId, this.o.ackTimeoutMs, async () => ({ seq: await this.o.transport.publish(frame, ops), members: await members }));
+    // Published but not confirmed by enough replicas: the nodes apply it all the same, so its 504 reports their acks (bus/durability.ts).
+    const durability = new DurabilityWatch();
+    const p = await (this.o.batch ?? ((send) => send()))(() => {
+      // Read concurrently with the publish: no extra round trip.
+      const members = this.o.members().catch(() => undefined);
+      return this.acks.collect(full.id, this.o.nodeId, this.o.ackTimeoutMs, async () => ({ seq: await durability.seqOf(() => this.o.transport.publish(frame, ops)), members: await members }));
+    });
+    return durability.settle(p);
   }
 
   async stop(): Promise<void> {

@@ -52,7 +52,7 @@ export function buildServer(node: AuthcacheNode): FastifyInstance {
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string; validation?: unknown }, req, reply) => {
     if (err instanceof ThrottledError) reply.header('retry-after', String(err.retryAfterSeconds));
-    if (err instanceof HttpError) return reply.code(err.status).send({ error: err.message });
+    if (err instanceof HttpError) return reply.code(err.status).send({ error: err.message, ...err.fields });
     if (err.validation) return reply.code(400).send({ error: err.message });
     const status = err.statusCode ?? 500;
     if (status >= 500) {

@@ -49,12 +49,17 @@ export interface ExpectedMembers {
   down: Array<{ node: string; last_seen_ms: number }>;
 }
 
-/** Live members are waited for; silent ones are failures with their age; departed and forgotten ones are neither. */
-export function expectedOf(members: readonly Judged[]): ExpectedMembers {
+/**
+ * Live members are waited for; silent ones are failures with their age; departed and forgotten ones
+ * are neither. `sinceReadMs`: members judged that long ago (a reused read, membership.ts) keep the
+ * state they had then — a member that went silent since is still waited for (and reported as a
+ * timeout), never one still beating reported down — and a silent one's age grows by it.
+ */
+export function expectedOf(members: readonly Judged[], sinceReadMs = 0): ExpectedMembers {
   const kept = members.filter((m) => !m.forget).sort((a, b) => a.id.localeCompare(b.id));
   return {
     live: kept.filter((m) => m.state === 'up').map((m) => m.id),
-    down: kept.filter((m) => m.state === 'down').map((m) => ({ node: m.id, last_seen_ms: m.ageMs })),
+    down: kept.filter((m) => m.state === 'down').map((m) => ({ node: m.id, last_seen_ms: m.ageMs + Math.max(0, Math.round(sinceReadMs)) })),
   };
 }
 

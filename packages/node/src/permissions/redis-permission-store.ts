@@ -13,6 +13,7 @@ import { ALL, afterGrant, afterRevoke, parseStored, type Grants } from './rules'
 import { grantField, legacyValue, readGrants } from './redis-layout';
 import type { PermissionStore, PermissionWriteResult, PublishOps } from './permission-store';
 import { TransportError } from '../bus/transport';
+import { NotDurableError } from '../bus/durability';
 
 const LIST_CHUNK = 1000;
 /** A guard fails only when a legacy field was converted meanwhile: the next plan no longer sees it. */
@@ -135,6 +136,8 @@ export class RedisPermissionStore implements PermissionStore {
 
 function classify(err: unknown): Error {
   if (err instanceof RoleStoreError) return err;
+  // Published, not confirmed by a replica: passed on whole (seq, replicas, every node's result; bus/durability.ts).
+  if (err instanceof NotDurableError) return err;
   if (err instanceof TransportError && err.failure === 'unknown') {
     return new RoleStoreError('outcome_unknown', `outcome unknown: the change may have been applied (${err.message})`);
   }

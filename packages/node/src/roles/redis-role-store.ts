@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { ClusterNames, Propagation } from '@authcache/protocol';
 import { TransportError, type StoreOp } from '../bus/transport';
+import { NotDurableError } from '../bus/durability';
 import { applyChange, loginRolesFrom } from './role-rules';
 import { grantProblem, holdersOf, needsHolders, resolveGrantsAsync, type GrantNode } from './grant-graph';
 import {
@@ -171,6 +172,8 @@ export class RedisRoleStore implements RoleStore {
     try {
       return await f();
     } catch (err) {
+      // Written and published, not confirmed by a replica: passed on whole, so the 504 carries the seq and every node's result.
+      if (err instanceof NotDurableError) throw err;
       if (err instanceof TransportError) {
         if (err.failure === 'guard') return undefined;
         if (err.failure === 'unknown') throw new RoleStoreError('outcome_unknown', `outcome unknown: the change may have been applied (${err.message})`);
