@@ -46,6 +46,7 @@ import { finish, report, setUp, sweep } from './support/scenario-phases';
 // Chosen among seeds 1-7 and 424242: this one reaches every command kind, both cut modes, a few
 // failed (maybe applied) admin calls resolved from Redis, changes behind the API, and ~50
 // stale-but-allowed answers in about a minute. Under the exact judge, 1, 3, 5, 7 and 424242 pass.
+// With the permission half (issue 15.5) 1, 7 and 424242 were run again and pass (~100-107 s).
 const DEFAULT_SEED = 7;
 const DEFAULT_STEPS = 300;
 const SEED = intFromEnv('SCENARIO_SEED', DEFAULT_SEED);
