@@ -33,6 +33,7 @@ export async function stageCut(sc: Scenario, preferred: number, mode: 'blackhole
   const current = sc.model.current(user);
   // Twice: the second login stores the password's verifier, the hottest entry to go stale.
   if (current !== undefined) for (let i = 0; i < 2; i++) await sc.login(user, current, k);
+  await sc.hooks.warm?.(k);
   sc.cut(k, mode);
   return k;
 }
@@ -66,17 +67,20 @@ export async function writeStall(sc: Scenario, user: string, ms: number, via: nu
   // change landed without its invalidation.
   const warm = sc.nodes.map((_, i) => i).filter((i) => old !== undefined && sc.model.settled(i, sc.now()));
   for (const i of warm) for (let n = 0; n < 2; n++) await sc.login(user, old!, i);
+  // A permission's checks are warmed too; its revoke goes through the same node, stalled alike.
+  const perm = await sc.hooks.stall?.(k);
   await redisCommand(sc.setup.redisPort, ['CLIENT', 'PAUSE', ms, 'WRITE']);
   const from = sc.now();
   sc.stallUntil = from + ms + STALL_DRAIN_MS;
   sc.model.writeStall(sc.stallUntil);
   sc.stats.writeStalls++;
   sc.note(`  redis: CLIENT PAUSE ${ms} WRITE`);
+  const revoke = perm?.() ?? Promise.resolve();
+  revoke.catch(() => undefined); // surfaces below
   await sc.changeUser(user, { password: sc.nextPassword(user) }, k);
   const returnedAt = sc.now();
-  if (old === undefined) return;
   const end = () => Math.max(returnedAt + sc.setup.timing.maxStalenessMs, sc.stallUntil) + PROBE_PAST_MS;
-  await Promise.all(sc.nodes.map((_, i) => probe(sc, user, i, old, end)));
+  await Promise.all([revoke, ...(old === undefined ? [] : sc.nodes.map((_, i) => probe(sc, user, i, old, end)))]);
 }
 
 /**

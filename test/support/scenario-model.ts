@@ -53,7 +53,7 @@ export class ScenarioModel {
   private readonly users = new Map<string, UserState>();
   readonly nodes: NodeState[];
   /** Until when a write queued by a stalled Redis may still land (CLIENT PAUSE end, plus the queue draining). */
-  private writesMayLandUntil = 0;
+  writesMayLandUntil = 0;
 
   constructor(
     readonly timing: Timing,

@@ -1,17 +1,17 @@
 /**
  * The fixed phases around the randomized steps of the scenario: creating the roles and users,
- * the final convergence checks, and the failure report.
+ * the periodic sweep, the final convergence checks, and the failure report.
  */
 
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { clusterNames } from '@authcache/protocol';
-import { pause, redisCommand, Violation, type UserSpec } from './scenario';
+import { pause, redisCommand, Violation, type Reply, type UserSpec } from './scenario';
 import type { Scenario } from './scenario-runner';
 
-export async function setUp(sc: Scenario, roles: Array<{ name: string; superuser?: boolean }>, users: UserSpec[]): Promise<void> {
-  for (const r of roles) await sc.admin(`create role ${r.name}`, 0, 'PUT', `/v1/roles/${r.name}`, { login: false, superuser: r.superuser ?? false });
+export async function setUp(sc: Scenario, roles: Array<{ name: string; superuser?: boolean; grants?: string[] }>, users: UserSpec[]): Promise<void> {
+  for (const r of roles) await sc.admin(`create role ${r.name}`, 0, 'PUT', `/v1/roles/${r.name}`, { login: false, superuser: r.superuser ?? false, roles: r.grants ?? [] });
   for (const u of users) {
     const password = sc.nextPassword(u.name);
     const { reply, returnedAt } = await sc.admin(`create user ${u.name}`, 0, 'PUT', `/v1/roles/${u.name}`, { password, login: true, superuser: u.superuser, roles: u.grants });
@@ -20,11 +20,25 @@ export async function setUp(sc: Scenario, roles: Array<{ name: string; superuser
   }
 }
 
+/** Every user's possible passwords and last revoked one, on every node it logs in on, at once. */
+export async function sweep(sc: Scenario, users: string[]): Promise<void> {
+  const probes: Array<Promise<Reply>> = [];
+  const everyone = [...users, ...(sc.setup.outsideUser ? [sc.setup.outsideUser.name] : [])];
+  for (const user of everyone) {
+    const u = sc.model.user(user);
+    const passwords = new Set([...u.hashes, ...sc.model.revoked(user).slice(0, 1).map((r) => r.password)]);
+    const on = u.spec.outsideOn !== undefined ? [u.spec.outsideOn] : sc.nodes.map((_, k) => k);
+    for (const k of on) for (const p of passwords) probes.push(sc.login(user, p, k));
+  }
+  await Promise.all(probes);
+}
+
 /**
  * Heals everything, settles what failed calls and outside changes left open, and then demands
- * exactly the current password of every user on every node it logs in on.
+ * exactly the current password of every user on every node it logs in on; then `more` (the
+ * permission half's own final checks).
  */
-export async function finish(sc: Scenario, users: string[], progress: { at: string }): Promise<void> {
+export async function finish(sc: Scenario, users: string[], progress: { at: string }, more?: () => Promise<void>): Promise<void> {
   progress.at = 'final: heal all and converge';
   sc.note(progress.at);
   for (const k of sc.model.cutNodes()) await sc.heal(k);
@@ -61,6 +75,7 @@ export async function finish(sc: Scenario, users: string[], progress: { at: stri
     }
   }
   await Promise.all(checks);
+  if (more) await more();
   if (process.env.SCENARIO_HISTORY) writeFileSync(process.env.SCENARIO_HISTORY, sc.history.join('\n') + '\n');
 }
 

@@ -39,6 +39,8 @@ export class Scenario {
   /** Admin calls sent until then may fail for the write stall alone. */
   stallUntil = -Infinity;
   bad: NodeHandle | undefined;
+  /** The permission half's part in the staged faults (scenario-authz.ts): warm before a race's cut or a write stall, then a revoke beside it. */
+  hooks: { warm?(k: number): Promise<void>; race?(k: number, via: number): Promise<void>; stall?(k: number): Promise<() => Promise<void>> } = {};
   private readonly t0 = Date.now();
   private serial = 0;
   private readonly resolving = new Map<string, Promise<void>>();
@@ -223,8 +225,11 @@ export class Scenario {
       case 'staleRace': {
         const user = users[cmd.user]!;
         const k = await stageCut(this, cmd.node, cmd.mode, user, cmd.via);
+        // A permission revoked beside the password, its checks probed beside the login's.
+        const race = this.hooks.race?.(k, cmd.via) ?? Promise.resolve();
+        race.catch(() => undefined); // surfaces below
         await this.changeUser(user, { password: this.nextPassword(user) }, this.route(cmd.via, false));
-        await probe(this, user, k);
+        await Promise.all([probe(this, user, k), race]);
         return;
       }
       case 'writeStall':
@@ -244,19 +249,6 @@ export class Scenario {
     const old = u.history.filter((p) => !u.hashes.includes(p));
     if (pick === 'old' && old.length > 0) return old[idx % old.length]!;
     return this.model.current(user) ?? u.hashes[idx % u.hashes.length]!;
-  }
-
-  /** Every user's possible passwords and last revoked one, on every node it logs in on, at once. */
-  async sweep(users: string[]): Promise<void> {
-    const probes: Array<Promise<Reply>> = [];
-    const everyone = [...users, ...(this.setup.outsideUser ? [this.setup.outsideUser.name] : [])];
-    for (const user of everyone) {
-      const u = this.model.user(user);
-      const passwords = new Set([...u.hashes, ...this.model.revoked(user).slice(0, 1).map((r) => r.password)]);
-      const on = u.spec.outsideOn !== undefined ? [u.spec.outsideOn] : this.nodes.map((_, k) => k);
-      for (const k of on) for (const p of passwords) probes.push(this.login(user, p, k));
-    }
-    await Promise.all(probes);
   }
 
   /** Waits until every node reaches Redis, applied Redis's seq and is an UP member; they are settled from then on. */

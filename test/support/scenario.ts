@@ -128,6 +128,32 @@ export function scenarioCommands(seed: number, steps: number, users: number, men
   return commands;
 }
 
+/**
+ * The permission commands (issue 15.5), drawn from their own stream so that a seed's commands
+ * above stay what they were: at most one after each step, run after it. (The staged cut race and
+ * the write stall also revoke a permission each: ./scenario-authz, Scenario.hooks.)
+ *  - authorize: check `check` on every node; unless `stay`, not on a node cut for longer than
+ *    max_staleness (its answer, 503, is known, and a blackholed one takes a second to give it);
+ *  - toggle: revoke slot `slot` if it is (or may be) granted, else grant it, through `via` (as
+ *    password changes: `anyNode` goes through a cut node too).
+ */
+export type PermCommand = { kind: 'authorize'; check: number; stay: boolean } | { kind: 'toggle'; slot: number; via: NodeIndex; anyNode: boolean };
+
+export function permissionArbitrary(slots: number, checks: number): fc.Arbitrary<PermCommand | null> {
+  return fc.oneof(
+    { weight: 155, arbitrary: fc.constant(null) },
+    { weight: 30, arbitrary: fc.record({ kind: fc.constant('authorize' as const), check: fc.integer({ min: 0, max: checks - 1 }), stay: fc.constantFrom(true, false, false, false, false, false, false, false) }) },
+    { weight: 15, arbitrary: fc.record({ kind: fc.constant('toggle' as const), slot: fc.integer({ min: 0, max: slots - 1 }), via: nodeIndex, anyNode: fc.constantFrom(true, false, false, false, false, false) }) },
+  );
+}
+
+/** The permission command after each of `steps` steps (null: none), the same for the same seed on every machine. */
+export function permissionCommands(seed: number, steps: number, slots: number, checks: number): Array<PermCommand | null> {
+  const [commands] = fc.sample(fc.array(permissionArbitrary(slots, checks), { minLength: steps, maxLength: steps }), { seed, numRuns: 1 });
+  if (!commands) throw new Error('fast-check produced no sample');
+  return commands;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Redis, read directly (not through any node or proxy): the reference the nodes must converge to.
 
@@ -196,4 +222,26 @@ export interface Stats {
   writeStalls: number;
   outsideChanges: number;
   badNodeJoins: number;
+  /** the permission half (issue 15.5), when the run grants and revokes */
+  authz?: AuthzStats;
+}
+
+export interface AuthzStats {
+  /** authorize answers judged, by status and answer */
+  authorizes: number;
+  byAnswer: Record<string, number>;
+  /** allowed:true for a revoked permission, inside its staleness window */
+  staleAllowed: number;
+  /** answers the judge required to be allowed:true, and ones an allowed:true would fail when sent */
+  mustAllow: number;
+  mustDeny: number;
+  /** 503s from cut nodes */
+  failClosed: number;
+  grants: number;
+  revokes: number;
+  maybeApplied: number;
+  resolved: number;
+  /** revokes staged in a cut race (probed on the cut node) and in a write stall (probed on every node) */
+  races: number;
+  stalls: number;
 }
