@@ -1,5 +1,5 @@
 /**
- * Propagation without Redis (docs/architecture.md, "Propagation protocol"): publishes updates
+ * Propagation without Redis (docs/architecture.md, "Propagation"): publishes updates
  * through a BusTransport and waits for acks; applies received updates strictly in seq order,
  * filling gaps from the log; filters replays; checks the cluster's position on every heartbeat
  * and reconnect, in order with the updates; and tracks how long ago the node last confirmed it
@@ -13,6 +13,7 @@ import type { Metrics } from '../metrics';
 import type { ExpectedMembers } from '../membership';
 import { AckWaits } from './acks';
 import { DurabilityWatch } from './durability';
+import { RecentIds } from './recent-ids';
 import { RejectLog, type Rejection } from './reject-log';
 import { checkSync, decide, planCatchUp } from './sequencer';
 import type { BusTransport, Position, StoreOp } from './transport';
@@ -50,8 +51,6 @@ export interface ReplicatorOptions {
 
 /** Of a catch-up, only the newest updates are acked: only an origin still waiting needs one, and it waits briefly. */
 const ACK_CATCH_UP_WINDOW = 256;
-/** Ids remembered to tell a replay (an old signed frame under a new seq) from a new update. */
-const SEEN_IDS = 10_000;
 /** Frames received before start() are kept up to this many; the catch-up from the log covers any beyond. */
 const MAX_EARLY = 10_000;
 
@@ -64,7 +63,7 @@ export class Replicator {
   private readonly early: Buffer[] = [];
   private chain: Promise<void> = Promise.resolve();
   private readonly acks = new AckWaits();
-  private readonly seenIds = new Set<string>();
+  private readonly seenIds = new RecentIds();
   private timer: NodeJS.Timeout | undefined;
   private tickPending = false;
   private readonly now: () => number;
@@ -201,7 +200,6 @@ export class Replicator {
       return;
     }
     this.seenIds.add(u.id);
-    if (this.seenIds.size > SEEN_IDS) this.seenIds.delete(this.seenIds.values().next().value as string);
     let error: string | undefined;
     try {
       this.o.apply(u);
