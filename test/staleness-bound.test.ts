@@ -12,7 +12,9 @@
  *  - an UP answer was given at a sync age <= max_staleness: its request was sent no later than lastSync + bound;
  *  - a request sent later than lastSync + bound reached a node past the bound: it must answer DEGRADED;
  *  - the first DEGRADED answer is to the first poll sent after the bound (polls are back to back);
- *  - no login with the revoked password is accepted by an answer arriving after lastSync + bound.
+ *  - no login with the revoked password sent after lastSync + bound is accepted. (Judged by when the
+ *    request was sent, as the UP rule is: an answer to a request sent just before the bound can arrive
+ *    a few ms after it and still have been decided inside it — CI saw "sent +1497 received +1501".)
  */
 
 import { waitFor, type CutMode } from '@authcache/testkit';
@@ -104,7 +106,7 @@ describe.each<CutMode>(['blackhole', 'reset'])('a node cut from Redis (%s)', (mo
     const latest = bound + POLL_MS + (before ? before.received - before.sent : 0) + 5;
     expect({ firstDegradedSent: rel(first.sent), withinOnePoll: first.sent <= latest, report }).toEqual({ firstDegradedSent: rel(first.sent), withinOnePoll: true, report });
 
-    const lateAccepts = logins.filter((s) => s.status === 200 && s.received > bound).map((s) => `200 sent +${rel(s.sent)} received +${rel(s.received)}`);
+    const lateAccepts = logins.filter((s) => s.status === 200 && s.sent > bound).map((s) => `200 sent +${rel(s.sent)} received +${rel(s.received)}`);
     expect({ lateAccepts, logins: logins.map((s) => `${s.status} +${rel(s.received)}`) }).toEqual({ lateAccepts: [], logins: expect.any(Array) });
     // Nothing but the stale 200 (inside the bound) and the fail-closed 503 after it.
     expect(new Set(logins.map((s) => s.status)).size).toBeLessThanOrEqual(2);
