@@ -6,7 +6,10 @@ import { profileFromHere, startBenchCluster } from '../lib/nodes.mjs';
 import { summarize } from '../lib/stats.mjs';
 
 const SIZES = [3, 16];
-const WARMUP = 20;
+const PING_WARMUP = 200;
+/** Warm-up until the flush latency is steady (lib/flush.mjs, warmUntilSteady); shorter than many-nodes', which measures the same steady state. */
+const STEADY = { maxMs: 30_000 };
+const QUICK_STEADY = { minCalls: 300, lookback: 2, maxCalls: 1000, maxMs: 8_000 };
 
 export default {
   name: 'flush-roundtrip',
@@ -24,21 +27,21 @@ export default {
         await redis.connect();
         // The physical floor: one round trip to the same Redis, from the same process, while the cluster runs.
         ctx.progress.update(`${size} nodes: Redis PING`);
-        const ping = await pingLoop(redis, calls, WARMUP);
-        const { histogram: flush, partial } = await flushLoop({
+        const ping = await pingLoop(redis, calls, PING_WARMUP);
+        const { histogram: flush, partial, warmup } = await flushLoop({
           cluster,
           size,
           agent,
           calls,
-          warmup: WARMUP,
+          steady: ctx.quick ? QUICK_STEADY : STEADY,
           onMeasured: () => profileFromHere(ctx, cluster.nodes),
-          onProgress: (i) => ctx.progress.update(`${size} nodes: flush ${i}/${calls}`),
+          onProgress: (i, phase) => ctx.progress.update(`${size} nodes: ${phase} flush ${i}`),
         });
         if (partial) throw new Error(`${partial} of ${calls} flushes did not reach all ${size} nodes`);
         const f = summarize(flush);
         const p = summarize(ping);
-        ctx.progress.note(`${size} nodes: flush p50 ${f.p50_ms} ms, p99 ${f.p99_ms} ms; PING p50 ${p.p50_ms} ms, p99 ${p.p99_ms} ms`);
-        details.sizes[size] = { flush: f, ping: p };
+        ctx.progress.note(`${size} nodes: flush p50 ${f.p50_ms} ms, p99 ${f.p99_ms} ms (first 100 after start p50 ${warmup.window_p50_ms[0]} ms; warm after ${warmup.calls}); PING p50 ${p.p50_ms} ms, p99 ${p.p99_ms} ms`);
+        details.sizes[size] = { flush: f, ping: p, warmup };
         const atThree = size === 3;
         figures.push(
           figure({
@@ -65,7 +68,9 @@ export default {
         await cluster.stop();
       }
     }
-    const notes = [`${calls} sequential DELETE /v1/cache calls to the first node over one keep-alive connection after ${WARMUP} warm-up calls, each checked to report every node applied; baseline: ${calls} sequential PINGs (ioredis) from the bench to the same Redis while the cluster runs`];
+    const notes = [
+      `${calls} sequential DELETE /v1/cache calls to the first node over one keep-alive connection, each checked to report every node applied, after a warm-up until the latency is steady (windows of 100 calls until the median has not improved by more than 10 % over the last 5 windows (at least 1,000 calls), at most ${STEADY.maxMs / 1000} s; details.sizes.N.warmup has every window's median); baseline: ${calls} sequential PINGs (ioredis) from the bench to the same Redis while the cluster runs`,
+    ];
     return { figures, notes, details };
   },
 };

@@ -10,12 +10,12 @@ import { admin } from './nodes.mjs';
 import { latencyHistogram, recordMs } from './stats.mjs';
 
 /**
- * `warmup` unmeasured then `calls` measured flushes of the whole cluster through its first node.
- * `onMeasured()` runs between the two (e.g. to restart the profilers). Resolves { histogram, partial }:
- * `partial` counts the measured calls that did not report all `size` nodes applied. A status other
- * than 200 throws.
+ * Warm-up until steady, then `calls` measured flushes of the whole cluster through its first node.
+ * `onMeasured()` runs between the two (e.g. to restart the profilers). Resolves { histogram, partial,
+ * warmup }: `partial` counts the measured calls that did not report all `size` nodes applied;
+ * `warmup` is what warmUntilSteady saw. A status other than 200 throws.
  */
-export async function flushLoop({ cluster, size, agent, calls, warmup, onMeasured, onProgress }) {
+export async function flushLoop({ cluster, size, agent, calls, steady = {}, onMeasured, onProgress }) {
   const url = `${cluster.nodes[0].url}/v1/cache`;
   const headers = admin(cluster);
   const once = async () => {
@@ -24,7 +24,7 @@ export async function flushLoop({ cluster, size, agent, calls, warmup, onMeasure
     const nodes = r.json?.nodes;
     return { ms: r.ms, full: Boolean(nodes && nodes.total === size && nodes.failed === 0 && nodes.successful === size) };
   };
-  for (let i = 0; i < warmup; i++) await once();
+  const warmup = await warmUntilSteady(async () => (await once()).ms, { ...steady, onProgress: (i) => onProgress?.(i, 'warm-up') });
   await onMeasured?.();
   const histogram = latencyHistogram();
   let partial = 0;
@@ -32,52 +32,39 @@ export async function flushLoop({ cluster, size, agent, calls, warmup, onMeasure
     const r = await once();
     if (!r.full) partial++;
     recordMs(histogram, r.ms);
-    if (i % 10 === 0) onProgress?.(i);
+    if (i % 10 === 0) onProgress?.(i, 'measured');
   }
-  return { histogram, partial };
-}
-
-/** `calls` sequential PINGs (after `warmup`) on `redis`: one round trip to Redis, the physical floor. */
-export async function pingLoop(redis, calls, warmup) {
-  const histogram = latencyHistogram();
-  for (let i = 0; i < warmup + calls; i++) {
-    const t = performance.now();
-    await redis.ping();
-    if (i >= warmup) recordMs(histogram, performance.now() - t);
-  }
-  return histogram;
+  return { histogram, partial, warmup };
 }
 
 /**
- * One-way delivery, BentoCache-style: `subscribers` connections SUBSCRIBEd to one channel, a
- * publisher PUBLISHes a small message (the size of a flush frame), and the time until every
- * subscriber received it is recorded; no acks, no log, no seq. The subscribers are connections of
- * this process, so their handling is serialised on one event loop, as it is not on N nodes.
+ * Calls `once` (which answers its latency in ms) until the nodes' code is warm. V8 compiles hot
+ * functions with TurboFan on background threads, which on 2 cores compete with the nodes
+ * themselves; a cluster of N processes takes thousands of flushes to settle, slowly (seen at 3
+ * nodes: p50 2.6 ms over the first 1,000 flushes, 1.2 ms from the 3,000th on), so a fixed 20
+ * warm-up calls measured the warm-up. Windows of `window` calls until the median has not improved
+ * by more than `tolerance` over the last `lookback` windows, after at least `minCalls`; never more
+ * than `maxCalls` calls or `maxMs`. Resolves { calls, ms, settled, window_p50_ms }: the first
+ * window is the cold figure.
  */
-export async function pubsubLoop(redisUrl, subscribers, calls, warmup) {
-  const channel = `bench-pubsub-${randomBytes(4).toString('hex')}`;
-  const subs = Array.from({ length: subscribers }, () => new Redis(redisUrl, { lazyConnect: true }));
-  const pub = new Redis(redisUrl, { lazyConnect: true });
-  try {
-    await Promise.all([pub.connect(), ...subs.map((s) => s.connect())]);
-    await Promise.all(subs.map((s) => s.subscribe(channel)));
-    let pending = 0;
-    let delivered = () => {};
-    for (const s of subs) s.on('messageBuffer', () => --pending === 0 && delivered());
-    const payload = randomBytes(120);
-    const histogram = latencyHistogram();
-    for (let i = 0; i < warmup + calls; i++) {
-      pending = subscribers;
-      const all = new Promise((resolve) => (delivered = resolve));
-      const t = performance.now();
-      const receivers = await pub.publish(channel, payload);
-      if (receivers !== subscribers) throw new Error(`PUBLISH reached ${receivers} of ${subscribers} subscribers`);
-      await all;
-      if (i >= warmup) recordMs(histogram, performance.now() - t);
+export async function warmUntilSteady(once, { window = 100, lookback = 5, minCalls = 1000, maxCalls = 8000, maxMs = 45_000, tolerance = 0.1, onProgress } = {}) {
+  const started = performance.now();
+  const medians = [];
+  let calls = 0;
+  let settled = false;
+  while (calls < maxCalls && performance.now() - started < maxMs) {
+    const xs = [];
+    for (let i = 0; i < window; i++, calls++) {
+      xs.push(await once());
+      if (calls % 50 === 0) onProgress?.(calls);
     }
-    return histogram;
-  } finally {
-    pub.disconnect();
-    for (const s of subs) s.disconnect();
+    xs.sort((a, b) => a - b);
+    medians.push(Math.round(xs[xs.length >> 1] * 1000) / 1000);
+    const earlier = medians[medians.length - 1 - lookback];
+    if (calls >= minCalls && earlier !== undefined && medians[medians.length - 1] >= (1 - tolerance) * earlier) {
+      settled = true;
+      break;
+    }
   }
+  return { calls, ms: Math.round(performance.now() - started), settled, window_p50_ms: medians };
 }
