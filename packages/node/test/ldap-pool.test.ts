@@ -83,3 +83,45 @@ test('a connection that comes after its waiter gave up is kept, not leaked (the 
   expect(dir.health()).toBe('up');
   await dir.stop();
 });
+
+test('opening a connection counts against the operation timeout: a hung bind of a new connection fails at the deadline, and the late connection is kept', async () => {
+  jest.useFakeTimers();
+  const cfg = loadLdapConfig({
+    AUTHCACHE_LDAP_URL: 'ldap://fake',
+    AUTHCACHE_LDAP_BIND_DN: 'cn=svc,dc=x',
+    AUTHCACHE_LDAP_BIND_PASSWORD: 'pw',
+    AUTHCACHE_LDAP_USER_BASE: 'ou=people,dc=x',
+    AUTHCACHE_LDAP_GROUP_BASE: 'ou=groups,dc=x',
+    AUTHCACHE_LDAP_POLL_MS: '0',
+    AUTHCACHE_LDAP_POOL_SIZE: '1',
+    AUTHCACHE_LDAP_TIMEOUT_MS: '100',
+  });
+  HangingClient.hang = false;
+  let openGate!: () => void;
+  // The service bind of the first connection hangs (a directory that accepts TCP and never answers):
+  // ldapts' own timeouts apply per step (connect, StartTLS, bind), so only the pool can bound the sum.
+  HangingClient.bindGate = new Promise<void>((r) => (openGate = r));
+  const dir = new Directory(cfg, silentLog, () => new HangingClient() as unknown as Client);
+  const search = () => dir.search('ou=people,dc=x', { scope: 'sub', filter: '(uid=*)' });
+  let settled = '';
+  const first = search().then(
+    () => (settled = 'ok'),
+    (e: Error) => (settled = `${e.name}: ${e.message}`),
+  );
+  await jest.advanceTimersByTimeAsync(99);
+  expect(settled).toBe('');
+  await jest.advanceTimersByTimeAsync(2);
+  await first;
+  expect(settled).toBe('RoleStoreError: the LDAP directory does not answer');
+
+  // The bind completes late: that connection joins the pool, and the next search uses it.
+  const created = HangingClient.created;
+  HangingClient.bindGate = undefined;
+  openGate();
+  await jest.advanceTimersByTimeAsync(0);
+  const next = search().then(() => 'ok', (e: Error) => e.message);
+  await jest.advanceTimersByTimeAsync(10);
+  expect(await next).toBe('ok');
+  expect(HangingClient.created).toBe(created);
+  await dir.stop();
+});

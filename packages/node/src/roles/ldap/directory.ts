@@ -46,13 +46,30 @@ class Pool {
     }
     if (this.open < this.size) {
       this.open++;
+      const made = this.create();
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), Math.max(0, deadline - Date.now()))));
       try {
-        return await this.create();
+        // Opening counts against the operation's timeout: ldapts bounds each step (connect, StartTLS,
+        // bind) on its own, so a directory that accepts and never answers would take their sum.
+        const got = await Promise.race([made, late]);
+        if (got !== 'late') return got;
       } catch (err) {
         this.open--;
         this.wakeOne();
         throw err;
+      } finally {
+        clearTimeout(timer);
       }
+      // Still counted open: the connection, if it comes, joins the pool (as a late one in wakeOne).
+      made.then(
+        (c) => this.release(c),
+        () => {
+          this.open--;
+          this.wakeOne();
+        },
+      );
+      throw new Error('LDAP operation timed out while opening a connection');
     }
     return new Promise<Client>((resolve, reject) => {
       let settled = false;
