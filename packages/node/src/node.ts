@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { clusterNames, createCodec, type BodyByKind, type CacheName, type CacheStats, type ClusterNames, type HealthStatus, type Kind } from '@authcache/protocol';
 import type { Config } from './config';
-import { connectRedis } from './redis';
+import { connectRedis, reconnectWhenEnded } from './redis';
 import { Metrics } from './metrics';
 import { AuthCache, type LoginOutcome } from './cache/auth-cache';
 import { settingsDefaults, type CacheSettings, type Overlays } from './cache/settings';
@@ -47,6 +47,8 @@ export class AuthcacheNode {
   private status: NodeStatus = 'STARTING';
   private inSyncTimer: NodeJS.Timeout | undefined;
   private readonly startedAt = Date.now();
+  /** Set as stop() begins: the connections' closes from then on are the node's own. */
+  private stopping = false;
   address = '';
 
   constructor(readonly config: Config, readonly log: Logger) {
@@ -61,6 +63,7 @@ export class AuthcacheNode {
       // ioredis retries on its own; without a listener an error event would crash the process.
       conn.on('error', (err: Error) => log.debug({ connection: name, err: err.message }, 'redis connection error'));
       conn.on('close', () => log.debug({ connection: name }, 'redis connection closed'));
+      reconnectWhenEnded(conn, () => this.stopping, () => log.warn({ connection: name }, 'redis connection ended by the client library: reconnecting'));
     }
     this.settingsState = new SettingsState(settingsDefaults(config.cache));
     this.settingsStore = new SettingsStore(cmd, this.names);
@@ -158,6 +161,7 @@ export class AuthcacheNode {
 
   async stop(): Promise<void> {
     this.status = 'STOPPING';
+    this.stopping = true;
     clearInterval(this.inSyncTimer);
     await this.bus.stop();
     try {

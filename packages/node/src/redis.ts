@@ -96,3 +96,25 @@ export function connectRedis(url: string, tls?: RedisTls, topology: RedisTopolog
     topology.mode === 'sentinel' ? new Redis({ ...common, ...auth, ...where, reconnectOnError, ...extra }) : new Redis(url, { ...(tls ? { tls } : {}), ...common, reconnectOnError, ...extra });
   return { cmd: open(cmdOpts), sub: open(subOpts), mode: topology.mode, sharded: false, failover: topology.mode === 'sentinel' };
 }
+
+/**
+ * Reconnects a connection that ioredis ended by itself. A Sentinel client whose reconnect races
+ * its own failover detector (+switch-master arriving while the connector still asks a sentinel
+ * for the master) has that connect rejected with "Connection is closed.", and ioredis then ends
+ * the client for good: a node that never reached the promoted master (seen over TLS, where the
+ * sentinel round trip is longest; docs/architecture.md, "Redis topologies"). Armed once the
+ * connection has been ready, so a start-up failure is still reported as one; `stopping()` tells
+ * the node's own close from one of ioredis'. A connect that fails ends the client again, which
+ * brings it back here: retried every `delayMs` until it holds.
+ */
+export function reconnectWhenEnded(conn: Redis, stopping: () => boolean, onEnded: () => void, delayMs = 200): void {
+  let armed = false;
+  conn.on('ready', () => (armed = true));
+  conn.on('end', () => {
+    if (!armed || stopping()) return;
+    onEnded();
+    setTimeout(() => {
+      if (!stopping() && conn.status === 'end') conn.connect().catch(() => undefined);
+    }, delayMs).unref();
+  });
+}
