@@ -68,3 +68,48 @@ export async function warmUntilSteady(once, { window = 100, lookback = 5, minCal
   }
   return { calls, ms: Math.round(performance.now() - started), settled, window_p50_ms: medians };
 }
+
+/** `calls` sequential PINGs (after `warmup`) on `redis`: one round trip to Redis, the physical floor. */
+export async function pingLoop(redis, calls, warmup) {
+  const histogram = latencyHistogram();
+  for (let i = 0; i < warmup + calls; i++) {
+    const t = performance.now();
+    await redis.ping();
+    if (i >= warmup) recordMs(histogram, performance.now() - t);
+  }
+  return histogram;
+}
+
+/**
+ * One-way delivery, BentoCache-style: `subscribers` connections SUBSCRIBEd to one channel, a
+ * publisher PUBLISHes a small message (the size of a flush frame), and the time until every
+ * subscriber received it is recorded; no acks, no log, no seq. The subscribers are connections of
+ * this process, so their handling is serialised on one event loop, as it is not on N nodes.
+ */
+export async function pubsubLoop(redisUrl, subscribers, calls, warmup) {
+  const channel = `bench-pubsub-${randomBytes(4).toString('hex')}`;
+  const subs = Array.from({ length: subscribers }, () => new Redis(redisUrl, { lazyConnect: true }));
+  const pub = new Redis(redisUrl, { lazyConnect: true });
+  try {
+    await Promise.all([pub.connect(), ...subs.map((s) => s.connect())]);
+    await Promise.all(subs.map((s) => s.subscribe(channel)));
+    let pending = 0;
+    let delivered = () => {};
+    for (const s of subs) s.on('messageBuffer', () => --pending === 0 && delivered());
+    const payload = randomBytes(120);
+    const histogram = latencyHistogram();
+    for (let i = 0; i < warmup + calls; i++) {
+      pending = subscribers;
+      const all = new Promise((resolve) => (delivered = resolve));
+      const t = performance.now();
+      const receivers = await pub.publish(channel, payload);
+      if (receivers !== subscribers) throw new Error(`PUBLISH reached ${receivers} of ${subscribers} subscribers`);
+      await all;
+      if (i >= warmup) recordMs(histogram, performance.now() - t);
+    }
+    return histogram;
+  } finally {
+    pub.disconnect();
+    for (const s of subs) s.disconnect();
+  }
+}
