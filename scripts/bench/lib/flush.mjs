@@ -41,13 +41,14 @@ export async function flushLoop({ cluster, size, agent, calls, steady = {}, onMe
  * Calls `once` (which answers its latency in ms) until the nodes' code is warm. V8 compiles hot
  * functions with TurboFan on background threads, which on 2 cores compete with the nodes
  * themselves; a cluster of N processes takes thousands of flushes to settle, slowly (seen at 3
- * nodes: p50 2.6 ms over the first 1,000 flushes, 1.2 ms from the 3,000th on), so a fixed 20
+ * nodes: p50 2.6 ms over the first 1,000 flushes, 1.2 ms from the 3,000th on; a criterion of
+ * 10 % over 500 calls stopped at ~1,100 with p50 still 2 ms), so a fixed 20
  * warm-up calls measured the warm-up. Windows of `window` calls until the median has not improved
  * by more than `tolerance` over the last `lookback` windows, after at least `minCalls`; never more
  * than `maxCalls` calls or `maxMs`. Resolves { calls, ms, settled, window_p50_ms }: the first
  * window is the cold figure.
  */
-export async function warmUntilSteady(once, { window = 100, lookback = 5, minCalls = 1000, maxCalls = 8000, maxMs = 45_000, tolerance = 0.1, onProgress } = {}) {
+export async function warmUntilSteady(once, { window = 100, lookback = 10, minCalls = 2000, maxCalls = 8000, maxMs = 60_000, tolerance = 0.05, onProgress } = {}) {
   const started = performance.now();
   const medians = [];
   let calls = 0;
