@@ -3,9 +3,8 @@
  * nodes using one schema of the suite's own (the PostgreSQL may be shared, so the schema is dropped
  * at the end), and the wait for the change relay to have published every change made in SQL.
  */
-import { AuthcacheClient } from '@authcache/client';
-import { startCluster, startPostgres, startRedis, waitFor, type PostgresHandle } from '@authcache/testkit';
-import { SETUP_TIMEOUT_MS, type Suite } from '../support';
+import { startPostgres, startRedis, waitFor, type PostgresHandle } from '@authcache/testkit';
+import { SETUP_TIMEOUT_MS, startSuiteCluster, type Suite } from '../support';
 
 export interface PostgresSuite extends Suite {
   pg: PostgresHandle;
@@ -20,13 +19,7 @@ export function usePostgresCluster(schema: string): PostgresSuite {
   const suite = {} as PostgresSuite;
   beforeAll(async () => {
     [suite.pg, suite.redis] = await Promise.all([startPostgres(), startRedis()]);
-    suite.cluster = await startCluster({
-      redisUrl: suite.redis.url,
-      env: { AUTHCACHE_BACKEND: 'postgres', AUTHCACHE_POSTGRES_URL: suite.pg.url, AUTHCACHE_POSTGRES_SCHEMA: schema },
-    });
-    suite.nodes = suite.cluster.nodes;
-    suite.token = suite.cluster.token;
-    suite.clients = suite.nodes.map((n) => new AuthcacheClient({ nodes: [n.url], token: suite.cluster.token }));
+    await startSuiteCluster(suite, { env: { AUTHCACHE_BACKEND: 'postgres', AUTHCACHE_POSTGRES_URL: suite.pg.url, AUTHCACHE_POSTGRES_SCHEMA: schema } });
   }, SETUP_TIMEOUT_MS);
   afterAll(async () => {
     try {
