@@ -6,8 +6,8 @@
  */
 
 import { clusterNames } from '@authcache/protocol';
-import { startNode, withConnection, type NodeHandle } from '@authcache/testkit';
-import { call, useCluster, waitFor } from './support';
+import { withConnection, type NodeHandle } from '@authcache/testkit';
+import { call, startNodeOf, useCluster, waitFor } from './support';
 import { metricValue, scrape } from './support/security';
 
 const REFRESH_MS = 500;
@@ -20,13 +20,7 @@ let active: NodeHandle;
 
 beforeAll(async () => {
   // Same cluster, active update on: entries are reloaded on a timer, without an access to trigger it.
-  active = await startNode({
-    redisUrl: s.redis.url,
-    cluster: s.cluster.cluster,
-    secret: s.cluster.secret,
-    token: s.token,
-    env: { AUTHCACHE_CACHE_REFRESH_MS: String(REFRESH_MS), AUTHCACHE_CACHE_ACTIVE_UPDATE: 'true' },
-  });
+  active = await startNodeOf(s, { AUTHCACHE_CACHE_REFRESH_MS: String(REFRESH_MS), AUTHCACHE_CACHE_ACTIVE_UPDATE: 'true' });
   for (const name of ['refreshed', 'updated']) {
     const r = await call(s.nodes[0]!.url, 'PUT', `/v1/roles/${name}`, { token: s.token, json: { password: `${name}-pw`, login: true } });
     expect(r.status).toBe(201);

@@ -5,8 +5,8 @@
  * source addresses on the loopback (127.0.0.x), so each test has its own address budget.
  */
 
-import { startNode, type NodeHandle } from '@authcache/testkit';
-import { call, useCluster, waitFor, type Reply } from './support';
+import type { NodeHandle } from '@authcache/testkit';
+import { call, startNodeOf, useCluster, waitFor, type Reply } from './support';
 import { basic, expectError, median, metricValue, raw, scrape, type RawReply } from './support/security';
 
 // bcrypt at cost 8 (~15 ms) dominates a rejection, so a missing dummy bcrypt shows as a gap.
@@ -90,16 +90,10 @@ describe('failed-login throttling', () => {
 
   beforeAll(async () => {
     // A second node of the same cluster with throttling on (the testkit turns it off by default).
-    t = await startNode({
-      redisUrl: s.redis.url,
-      cluster: s.cluster.cluster,
-      secret: s.cluster.secret,
-      token: s.token,
-      env: {
-        AUTHCACHE_LOGIN_MAX_FAILURES: String(PER_USER),
-        AUTHCACHE_LOGIN_MAX_FAILURES_PER_ADDRESS: String(PER_ADDRESS),
-        AUTHCACHE_LOGIN_THROTTLE_WINDOW_MS: String(WINDOW_MS),
-      },
+    t = await startNodeOf(s, {
+      AUTHCACHE_LOGIN_MAX_FAILURES: String(PER_USER),
+      AUTHCACHE_LOGIN_MAX_FAILURES_PER_ADDRESS: String(PER_ADDRESS),
+      AUTHCACHE_LOGIN_THROTTLE_WINDOW_MS: String(WINDOW_MS),
     });
     for (let i = 1; i <= 8; i++) {
       const r = await call(t.url, 'PUT', `/v1/roles/tu${i}`, { token: s.token, json: { password: `tu${i}-pw`, login: true } });
@@ -216,17 +210,11 @@ describe('failed-login throttling under concurrency (issue 11.4)', () => {
   beforeAll(async () => {
     // bcrypt at cost 8 (~15 ms, one at a time on 2 cores): 50 guesses are truly in flight together,
     // as they were when 53 got through a limit of 5 because failures were counted only afterwards.
-    t = await startNode({
-      redisUrl: s.redis.url,
-      cluster: s.cluster.cluster,
-      secret: s.cluster.secret,
-      token: s.token,
-      env: {
-        AUTHCACHE_BCRYPT_COST: '8',
-        AUTHCACHE_LOGIN_MAX_FAILURES: String(PER_USER),
-        AUTHCACHE_LOGIN_MAX_FAILURES_PER_ADDRESS: String(PER_ADDRESS),
-        AUTHCACHE_LOGIN_THROTTLE_WINDOW_MS: '120000',
-      },
+    t = await startNodeOf(s, {
+      AUTHCACHE_BCRYPT_COST: '8',
+      AUTHCACHE_LOGIN_MAX_FAILURES: String(PER_USER),
+      AUTHCACHE_LOGIN_MAX_FAILURES_PER_ADDRESS: String(PER_ADDRESS),
+      AUTHCACHE_LOGIN_THROTTLE_WINDOW_MS: '120000',
     });
     const r = await call(t.url, 'PUT', '/v1/roles/conc_victim', { token: s.token, json: { password: 'conc-victim-pw', login: true } });
     expect(r.status).toBe(201);

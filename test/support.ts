@@ -1,7 +1,7 @@
 /** What every cross-process suite shares: its own Redis and 3-node cluster, per-node clients, raw HTTP. */
 
 import { AuthcacheClient, type LoginResult } from '@authcache/client';
-import { startCluster, startRedis, waitFor, type ClusterHandle, type NodeHandle, type RedisHandle } from '@authcache/testkit';
+import { startCluster, startNode, startRedis, waitFor, type ClusterHandle, type NodeHandle, type RedisHandle } from '@authcache/testkit';
 
 export interface Suite {
   redis: RedisHandle;
@@ -28,10 +28,7 @@ export function useCluster(opts: SuiteOptions = {}): Suite {
   const suite = {} as Suite;
   beforeAll(async () => {
     suite.redis = await startRedis();
-    suite.cluster = await startCluster({ redisUrl: suite.redis.url, size: opts.size ?? 3, env: opts.env });
-    suite.nodes = suite.cluster.nodes;
-    suite.token = suite.cluster.token;
-    suite.clients = suite.nodes.map((n) => new AuthcacheClient({ nodes: [n.url], token: suite.cluster.token }));
+    await startSuiteCluster(suite, opts);
   }, SETUP_TIMEOUT_MS);
   afterAll(async () => {
     try {
@@ -41,6 +38,19 @@ export function useCluster(opts: SuiteOptions = {}): Suite {
     }
   }, SETUP_TIMEOUT_MS);
   return suite;
+}
+
+/** Starts the suite's nodes on its Redis (`suite.redis`, already started) and fills in the rest of `suite`. */
+export async function startSuiteCluster(suite: Suite, opts: SuiteOptions = {}): Promise<void> {
+  suite.cluster = await startCluster({ redisUrl: suite.redis.url, size: opts.size ?? 3, env: opts.env });
+  suite.nodes = suite.cluster.nodes;
+  suite.token = suite.cluster.token;
+  suite.clients = suite.nodes.map((n) => new AuthcacheClient({ nodes: [n.url], token: suite.cluster.token }));
+}
+
+/** One more node of the suite's cluster (its Redis, cluster name, secret and token) with `env` of its own. */
+export function startNodeOf(s: Suite, env: Record<string, string>): Promise<NodeHandle> {
+  return startNode({ redisUrl: s.redis.url, cluster: s.cluster.cluster, secret: s.cluster.secret, token: s.token, env });
 }
 
 /** A node's answer read off the wire: status, headers, body text and (when it is JSON) the parsed body. */

@@ -1,7 +1,5 @@
-import { Readable } from 'node:stream';
-import { main } from '../src/cli/main';
-import type { CliIO } from '../src/cli/io';
 import { type FakeNode, propagation, startFakeNode } from './fake-node';
+import { runAuthctl } from './run-authctl';
 
 /**
  * authctl in-process against a fake node: the target from $AUTHCACHE_URL, contradicting flags,
@@ -17,18 +15,7 @@ describe('authctl target, contradictions, help, removenode', () => {
   });
   afterEach(() => fake.close());
 
-  async function authctl(args: string[], env: Record<string, string> = {}) {
-    let stdout = '';
-    let stderr = '';
-    const io: CliIO = {
-      stdout: { write: (s: string) => (stdout += s) },
-      stderr: { write: (s: string) => (stderr += s) },
-      stdin: Readable.from([]),
-      env: { AUTHCACHE_ADMIN_TOKEN: 'tok', ...env },
-    };
-    const code = await main(args, io);
-    return { code, stdout, stderr };
-  }
+  const authctl = (args: string[], env: Record<string, string> = {}) => runAuthctl(args, { env });
 
   test('AUTHCACHE_URL is the default target; -p and -h override it', async () => {
     fake.setHandler(() => ({ status: 200, body: [] }));

@@ -3,6 +3,7 @@ import type { NodeInfo, RoleInfo, SettingsView } from '@authcache/client';
 import { main } from '../src/cli/main';
 import type { CliIO } from '../src/cli/io';
 import { closedPortUrl, type FakeNode, propagation, type Recorded, type Reply, startFakeNode } from './fake-node';
+import { runAuthctl } from './run-authctl';
 
 /** authctl run in-process against a fake node: what it sends, what it prints, how it exits. */
 describe('authctl (in-process, fake node)', () => {
@@ -15,24 +16,7 @@ describe('authctl (in-process, fake node)', () => {
   });
   afterEach(() => fake.close());
 
-  interface Run {
-    code: number;
-    stdout: string;
-    stderr: string;
-  }
-
-  async function authctl(args: string[], opts: { stdin?: string; env?: Record<string, string> } = {}): Promise<Run> {
-    let stdout = '';
-    let stderr = '';
-    const io: CliIO = {
-      stdout: { write: (s: string) => (stdout += s) },
-      stderr: { write: (s: string) => (stderr += s) },
-      stdin: Readable.from(opts.stdin === undefined ? [] : [Buffer.from(opts.stdin)]),
-      env: { AUTHCACHE_ADMIN_TOKEN: 'tok', ...opts.env },
-    };
-    const code = await main(['-p', port, ...args], io);
-    return { code, stdout, stderr };
-  }
+  const authctl = (args: string[], opts: { stdin?: string; env?: Record<string, string> } = {}) => runAuthctl(['-p', port, ...args], opts);
 
   const answer = (f: (r: Recorded) => Reply) => fake.setHandler(f);
   const requests = () => fake.requests.map((r) => `${r.method} ${r.url}`);

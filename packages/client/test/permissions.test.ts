@@ -3,14 +3,12 @@
  * (paths, bodies, the impersonation header), typed errors, usage errors that send nothing, and
  * the exit codes of authorize.
  */
-import { Readable } from 'node:stream';
 import { AuthcacheClient, ForbiddenError, NotFoundError } from '../src';
-import { main } from '../src/cli/main';
-import type { CliIO } from '../src/cli/io';
 import { parsePermissionWords } from '../src/cli/commands/permissions';
 import { UsageError } from '../src/cli/exit-codes';
 import { permissionResources } from '../src/cli/permission-resources';
 import { type FakeNode, startFakeNode } from './fake-node';
+import { runAuthctl } from './run-authctl';
 
 const propagation = (seq: number) => ({ seq, nodes: { total: 1, successful: 1, failed: 0 }, failures: [], members: [{ node: 'n1', result: 'applied' }] });
 
@@ -23,18 +21,7 @@ beforeEach(async () => {
 });
 afterEach(() => fake.close());
 
-async function authctl(args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIO = {
-    stdout: { write: (s: string) => (stdout += s) },
-    stderr: { write: (s: string) => (stderr += s) },
-    stdin: Readable.from([]),
-    env: { AUTHCACHE_ADMIN_TOKEN: 'tok' },
-  };
-  const code = await main(['-p', port, ...args], io);
-  return { code, stdout, stderr };
-}
+const authctl = (args: string[]) => runAuthctl(['-p', port, ...args]);
 
 const result = (o: object = {}) => ({ role: 'readers', resource: 'data/ks', permissions: ['SELECT'], ...propagation(3), ...o });
 

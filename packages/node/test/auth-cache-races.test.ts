@@ -3,13 +3,22 @@ import { settingsFor } from './fakes';
 import { NEW, OLD, newHash, oldHash, open, pw, store, useAuthCache } from './auth-cache-harness';
 useAuthCache();
 
+/**
+ * Starts `start()` and waits until its backend read of `kind` has taken its snapshot, then holds it
+ * there: whatever the test does before `release()` races that read.
+ */
+async function holdRead<T>(kind: 'credentials' | 'roles' | 'loginRoles', start: () => Promise<T>): Promise<{ pending: Promise<T>; release: () => void }> {
+  const release = store.hold(kind);
+  const pending = start();
+  await store.readStarted(kind);
+  return { pending, release };
+}
+
 describe('AuthCache', () => {
   describe('the load race', () => {
     it('a read that began before invalidateUsers is not cached, and the next login reads the backend again', async () => {
       const c = open();
-      const release = store.hold('credentials');
-      const racing = c.login('alice', OLD);
-      await store.readStarted('credentials');
+      const { pending: racing, release } = await holdRead('credentials', () => c.login('alice', OLD));
       // The password changes and the invalidation is applied while the old read is still out.
       store.put({ name: 'alice', hash: newHash, memberOf: ['staff'] });
       c.invalidateUsers(['alice']);
@@ -24,9 +33,7 @@ describe('AuthCache', () => {
 
     it('a read that began before invalidateAll is not cached, and the next login reads the backend again', async () => {
       const c = open();
-      const release = store.hold('credentials');
-      const racing = c.login('alice', OLD);
-      await store.readStarted('credentials');
+      const { pending: racing, release } = await holdRead('credentials', () => c.login('alice', OLD));
       store.put({ name: 'alice', hash: newHash, memberOf: ['staff'] });
       c.invalidateAll();
       release();
@@ -38,9 +45,7 @@ describe('AuthCache', () => {
 
     it('a login that starts after the invalidation does not join the older read still in flight', async () => {
       const c = open();
-      const release = store.hold('credentials');
-      const racing = c.login('alice', OLD);
-      await store.readStarted('credentials');
+      const { pending: racing, release } = await holdRead('credentials', () => c.login('alice', OLD));
       store.put({ name: 'alice', hash: newHash, memberOf: ['staff'] });
       c.invalidateUsers(['alice']);
       // Starts while the old read is still held: it must make its own read, which sees the new hash.
@@ -54,9 +59,7 @@ describe('AuthCache', () => {
 
     it('after invalidateAll, a new login does not join the older read still in flight', async () => {
       const c = open();
-      const release = store.hold('credentials');
-      const racing = c.login('alice', OLD);
-      await store.readStarted('credentials');
+      const { pending: racing, release } = await holdRead('credentials', () => c.login('alice', OLD));
       store.put({ name: 'alice', hash: newHash, memberOf: ['staff'] });
       c.invalidateAll();
       const after = c.login('alice', OLD);
@@ -68,9 +71,7 @@ describe('AuthCache', () => {
 
     it('a roles read that began before an invalidation is not cached', async () => {
       const c = open();
-      const release = store.hold('roles');
-      const racing = c.login('alice', OLD);
-      await store.readStarted('roles');
+      const { pending: racing, release } = await holdRead('roles', () => c.login('alice', OLD));
       store.put({ name: 'alice', hash: oldHash, memberOf: [] });
       c.invalidateUsers(['alice'], ['roles']);
       release();
@@ -81,12 +82,10 @@ describe('AuthCache', () => {
 
     it('an invalidation of another user does not stop the read from being cached', async () => {
       const c = open();
-      const release = store.hold('credentials');
-      const p = c.login('alice', OLD);
-      await store.readStarted('credentials');
+      const { pending: racing, release } = await holdRead('credentials', () => c.login('alice', OLD));
       c.invalidateUsers(['bob']);
       release();
-      await p;
+      await racing;
       expect(c.credentials.peek('alice')).toBeDefined();
     });
   });
@@ -110,13 +109,11 @@ describe('AuthCache', () => {
 
     it('skips users invalidated while warming', async () => {
       const c = open();
-      const release = store.hold('loginRoles');
-      const w = c.warm();
-      await store.readStarted('loginRoles');
+      const { pending: warming, release } = await holdRead('loginRoles', () => c.warm());
       c.invalidateUsers(['bob']);
       c.invalidateUsers(['alice'], ['roles']);
       release();
-      await w;
+      await warming;
       expect(c.credentials.peek('bob')).toBeUndefined();
       expect(c.roles.peek('bob')).toBeUndefined();
       expect(c.credentials.peek('alice')).toBeDefined();
@@ -126,12 +123,10 @@ describe('AuthCache', () => {
 
     it('stores nothing when everything was invalidated while warming', async () => {
       const c = open();
-      const release = store.hold('loginRoles');
-      const w = c.warm();
-      await store.readStarted('loginRoles');
+      const { pending: warming, release } = await holdRead('loginRoles', () => c.warm());
       c.invalidateAll();
       release();
-      await w;
+      await warming;
       expect(c.credentials.size).toBe(0);
       expect(c.roles.size).toBe(0);
     });
@@ -144,12 +139,10 @@ describe('AuthCache', () => {
 
     it('a load that began after warming ended is cached normally', async () => {
       const c = open();
-      const release = store.hold('loginRoles');
-      const w = c.warm();
-      await store.readStarted('loginRoles');
+      const { pending: warming, release } = await holdRead('loginRoles', () => c.warm());
       c.invalidateUsers(['bob']);
       release();
-      await w;
+      await warming;
       await c.login('bob', OLD);
       expect(c.credentials.peek('bob')).toBeDefined();
     });

@@ -6,6 +6,7 @@ import { RoleStoreError, type ResolvedRoles, type RoleChange, type RoleDropResul
 import { grantProblem, holdersOf, needsHolders, resolveGrants } from '../src/roles/grant-graph';
 import { applyChange } from '../src/roles/role-rules';
 import type { CacheSettings } from '../src/cache/settings';
+import { loadLdapConfig, type LdapConfig } from '../src/roles/ldap/config';
 
 export interface Deferred<T> {
   promise: Promise<T>;
@@ -205,4 +206,17 @@ export function settingsFor(over: Partial<CacheSettings> = {}, perCache: Partial
     return { ...s, enabled: s.ttl_ms > 0 };
   };
   return { credentials: mk('credentials'), roles: mk('roles'), permissions: mk('permissions'), impersonation: mk('impersonation') };
+}
+
+/** A Directory's configuration for a fake client (nothing listens at ldap://fake; no polling), `extra` over it. */
+export function fakeLdapConfig(extra: Record<string, string> = {}): LdapConfig {
+  return loadLdapConfig({
+    AUTHCACHE_LDAP_URL: 'ldap://fake',
+    AUTHCACHE_LDAP_BIND_DN: 'cn=svc,dc=x',
+    AUTHCACHE_LDAP_BIND_PASSWORD: 'pw',
+    AUTHCACHE_LDAP_USER_BASE: 'ou=people,dc=x',
+    AUTHCACHE_LDAP_GROUP_BASE: 'ou=groups,dc=x',
+    AUTHCACHE_LDAP_POLL_MS: '0',
+    ...extra,
+  });
 }

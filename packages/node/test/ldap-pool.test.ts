@@ -3,9 +3,8 @@
  * what the pool holds after a directory that stopped answering answers again.
  */
 import type { Client, Entry } from 'ldapts';
-import { loadLdapConfig } from '../src/roles/ldap/config';
 import { Directory } from '../src/roles/ldap/directory';
-import { silentLog } from './fakes';
+import { fakeLdapConfig, silentLog } from './fakes';
 
 /** One entry per search; `hang` makes searches never answer, `bindGate` holds binds until it resolves. */
 class HangingClient {
@@ -39,16 +38,7 @@ afterEach(() => jest.useRealTimers());
 test('a connection that comes after its waiter gave up is kept, not leaked (the pool does not shrink for good)', async () => {
   // Fake timers: the deadlines below are staged exactly, not raced against the machine's load.
   jest.useFakeTimers();
-  const cfg = loadLdapConfig({
-    AUTHCACHE_LDAP_URL: 'ldap://fake',
-    AUTHCACHE_LDAP_BIND_DN: 'cn=svc,dc=x',
-    AUTHCACHE_LDAP_BIND_PASSWORD: 'pw',
-    AUTHCACHE_LDAP_USER_BASE: 'ou=people,dc=x',
-    AUTHCACHE_LDAP_GROUP_BASE: 'ou=groups,dc=x',
-    AUTHCACHE_LDAP_POLL_MS: '0',
-    AUTHCACHE_LDAP_POOL_SIZE: '1',
-    AUTHCACHE_LDAP_TIMEOUT_MS: '100',
-  });
+  const cfg = fakeLdapConfig({ AUTHCACHE_LDAP_POOL_SIZE: '1', AUTHCACHE_LDAP_TIMEOUT_MS: '100' });
   const dir = new Directory(cfg, silentLog, () => new HangingClient() as unknown as Client);
   const search = () => dir.search('ou=people,dc=x', { scope: 'sub', filter: '(uid=*)' });
   const outcome = (p: Promise<unknown>) => p.then(() => 'ok', (e: Error) => e.name);
@@ -86,16 +76,7 @@ test('a connection that comes after its waiter gave up is kept, not leaked (the 
 
 test('opening a connection counts against the operation timeout: a hung bind of a new connection fails at the deadline, and the late connection is kept', async () => {
   jest.useFakeTimers();
-  const cfg = loadLdapConfig({
-    AUTHCACHE_LDAP_URL: 'ldap://fake',
-    AUTHCACHE_LDAP_BIND_DN: 'cn=svc,dc=x',
-    AUTHCACHE_LDAP_BIND_PASSWORD: 'pw',
-    AUTHCACHE_LDAP_USER_BASE: 'ou=people,dc=x',
-    AUTHCACHE_LDAP_GROUP_BASE: 'ou=groups,dc=x',
-    AUTHCACHE_LDAP_POLL_MS: '0',
-    AUTHCACHE_LDAP_POOL_SIZE: '1',
-    AUTHCACHE_LDAP_TIMEOUT_MS: '100',
-  });
+  const cfg = fakeLdapConfig({ AUTHCACHE_LDAP_POOL_SIZE: '1', AUTHCACHE_LDAP_TIMEOUT_MS: '100' });
   HangingClient.hang = false;
   let openGate!: () => void;
   // The service bind of the first connection hangs (a directory that accepts TCP and never answers):

@@ -4,13 +4,12 @@
  * store's holdersOf) with a scripted ldapts-like client that answers as AD does, since slapd never ranges.
  */
 import { NoSuchObjectError, type Client, type ClientOptions, type Entry, type SearchOptions } from 'ldapts';
-import { loadLdapConfig } from '../src/roles/ldap/config';
 import { Directory } from '../src/roles/ldap/directory';
 import { completeRanges, foldRanges, parseRangedName, rangeRequest } from '../src/roles/ldap/ranges';
 import { readSnapshot } from '../src/roles/ldap/snapshot';
 import { LdapRoleStore } from '../src/roles/ldap/store';
 import { RoleStoreError } from '../src/roles/role-store';
-import { silentLog } from './fakes';
+import { fakeLdapConfig, silentLog } from './fakes';
 
 describe('parseRangedName', () => {
   test.each([
@@ -135,14 +134,7 @@ class FakeAdClient {
 }
 
 function directory() {
-  const cfg = loadLdapConfig({
-    AUTHCACHE_LDAP_URL: 'ldap://fake',
-    AUTHCACHE_LDAP_BIND_DN: 'cn=svc,dc=x',
-    AUTHCACHE_LDAP_BIND_PASSWORD: 'pw',
-    AUTHCACHE_LDAP_USER_BASE: 'ou=people,dc=x',
-    AUTHCACHE_LDAP_GROUP_BASE: 'ou=groups,dc=x',
-    AUTHCACHE_LDAP_POLL_MS: '0',
-  });
+  const cfg = fakeLdapConfig();
   const dir = new Directory(cfg, silentLog, (o) => new FakeAdClient(o) as unknown as Client);
   return { cfg, dir };
 }

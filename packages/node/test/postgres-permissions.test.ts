@@ -4,32 +4,20 @@
  * contract, the `role_permissions` table of schema version 2 (Cassandra's shape), its trigger and
  * the relay's ONE invalidation per batch of SQL changes, limited to the authorization caches.
  */
-import { randomBytes } from 'node:crypto';
-import pino from 'pino';
 import { Redis } from 'ioredis';
 import { clusterNames, type Propagation } from '@authcache/protocol';
-import { startPostgres, startRedis, waitFor, type PostgresHandle, type RedisHandle } from '@authcache/testkit';
+import pino from 'pino';
+import { waitFor } from '@authcache/testkit';
 import type { StoreOp } from '../src/bus/transport';
 import type { Config } from '../src/config';
 import { loadPostgresConfig } from '../src/roles/postgres/config';
 import { PostgresRoleStore } from '../src/roles/postgres/index';
 import { describePermissionStore, propagation } from './permissions-support';
+import { usePostgresStores } from './support/postgres-role-stores';
 
 const log = pino({ level: 'silent' });
-let pg: PostgresHandle;
-let redisServer: RedisHandle;
-const opened: Array<{ close(): Promise<void> }> = [];
-
-beforeAll(async () => {
-  [pg, redisServer] = await Promise.all([startPostgres(), startRedis()]);
-}, 60_000);
-afterAll(async () => {
-  for (const o of opened.splice(0)) await o.close().catch(() => undefined);
-  await pg?.stop();
-  await redisServer?.stop();
-}, 60_000);
-
-const freshSchema = () => `p_${randomBytes(5).toString('hex')}`;
+const suite = usePostgresStores('p_');
+const { freshSchema } = suite;
 
 interface Invalidation {
   users: string[];
@@ -39,14 +27,8 @@ interface Invalidation {
 /** A store as a node builds it, recording what it invalidates; `redis: false`: no relay. */
 async function makeStore(schema: string, opts: { redis?: boolean; nodeId?: string } = {}) {
   const calls: Invalidation[] = [];
-  const redis = opts.redis === false ? new Redis({ lazyConnect: true, enableOfflineQueue: false }) : new Redis(redisServer.url, { maxRetriesPerRequest: 1 });
-  if (opts.redis !== false) await waitFor(() => redis.status === 'ready', { timeoutMs: 5000 });
-  const config = loadPostgresConfig({ AUTHCACHE_POSTGRES_URL: pg.url, AUTHCACHE_POSTGRES_SCHEMA: schema, AUTHCACHE_POSTGRES_POLL_MS: '100', AUTHCACHE_POSTGRES_RELAY_LEASE_MS: '600' });
-  const store = new PostgresRoleStore(config, {
-    config: { nodeId: opts.nodeId ?? 'n0', ackTimeoutMs: 500 } as Config,
-    log,
-    redis,
-    names: clusterNames(`c${schema}`),
+  const { store, close } = await suite.openStore(schema, {
+    ...opts,
     invalidate: async (users, _ops, caches) => {
       calls.push({ users: [...users], caches });
       return propagation(calls.length);
@@ -58,22 +40,10 @@ async function makeStore(schema: string, opts: { redis?: boolean; nodeId?: strin
     published.push(ops);
     return propagation(published.length);
   };
-  const handle = {
-    store,
-    perms: store.permissionStore,
-    calls,
-    published,
-    publish,
-    async close() {
-      await store.stop();
-      redis.disconnect();
-    },
-  };
-  opened.push(handle);
-  return handle;
+  return { store, perms: store.permissionStore, calls, published, publish, close };
 }
 
-const pending = (schema: string) => pg.query(`SELECT 1 FROM ${schema}.role_changes WHERE published_at IS NULL`);
+const pending = (schema: string) => suite.pg.query(`SELECT 1 FROM ${schema}.role_changes WHERE published_at IS NULL`);
 
 describePermissionStore(
   'postgres',
@@ -89,8 +59,8 @@ describe('postgres permissions', () => {
     const schema = freshSchema();
     const h = await makeStore(schema, { redis: false });
     await h.perms.grant('readers', 'data/ks', ['select', 'DESCRIBE'], h.publish);
-    expect(await pg.query(`SELECT role, resource, permissions FROM ${schema}.role_permissions`)).toEqual([{ role: 'readers', resource: 'data/ks', permissions: ['DESCRIBE', 'SELECT'] }]);
-    expect(await pg.query(`SELECT op, role, resource, origin, new_permissions FROM ${schema}.role_changes WHERE resource IS NOT NULL`)).toEqual([
+    expect(await suite.pg.query(`SELECT role, resource, permissions FROM ${schema}.role_permissions`)).toEqual([{ role: 'readers', resource: 'data/ks', permissions: ['DESCRIBE', 'SELECT'] }]);
+    expect(await suite.pg.query(`SELECT op, role, resource, origin, new_permissions FROM ${schema}.role_changes WHERE resource IS NOT NULL`)).toEqual([
       { op: 'INSERT', role: 'readers', resource: 'data/ks', origin: 'n0', new_permissions: ['DESCRIBE', 'SELECT'] },
     ]);
     expect(await pending(schema)).toEqual([]);
@@ -99,17 +69,17 @@ describe('postgres permissions', () => {
 
   test('an existing role_permissions table (copied from Cassandra) is used as it is; one with a wrong column is refused', async () => {
     const schema = freshSchema();
-    await pg.query(`CREATE SCHEMA ${schema}`);
-    await pg.query(`CREATE TABLE ${schema}.role_permissions (role text, resource text, permissions text[])`);
-    await pg.query(`INSERT INTO ${schema}.role_permissions VALUES ('app', 'data/ks', '{SELECT,modify}'), ('app', 'data/ks', '{DROP}'), ('app', 'roles/bob', NULL)`);
+    await suite.pg.query(`CREATE SCHEMA ${schema}`);
+    await suite.pg.query(`CREATE TABLE ${schema}.role_permissions (role text, resource text, permissions text[])`);
+    await suite.pg.query(`INSERT INTO ${schema}.role_permissions VALUES ('app', 'data/ks', '{SELECT,modify}'), ('app', 'data/ks', '{DROP}'), ('app', 'roles/bob', NULL)`);
     const h = await makeStore(schema, { redis: false });
     const g = await h.perms.grantsOf(['app']);
     expect([...g.get('app')!]).toEqual([['data/ks', ['DROP', 'MODIFY', 'SELECT']]]);
 
     const bad = freshSchema();
-    await pg.query(`CREATE SCHEMA ${bad}`);
-    await pg.query(`CREATE TABLE ${bad}.role_permissions (role text, resource text, permissions text)`);
-    const b = new PostgresRoleStore(loadPostgresConfig({ AUTHCACHE_POSTGRES_URL: pg.url, AUTHCACHE_POSTGRES_SCHEMA: bad }), {
+    await suite.pg.query(`CREATE SCHEMA ${bad}`);
+    await suite.pg.query(`CREATE TABLE ${bad}.role_permissions (role text, resource text, permissions text)`);
+    const b = new PostgresRoleStore(loadPostgresConfig({ AUTHCACHE_POSTGRES_URL: suite.pg.url, AUTHCACHE_POSTGRES_SCHEMA: bad }), {
       config: { nodeId: 'b', ackTimeoutMs: 500 } as Config,
       log,
       redis: new Redis({ lazyConnect: true, enableOfflineQueue: false }),
@@ -130,31 +100,31 @@ describe('postgres permissions', () => {
     await waitFor(async () => (await pending(schema)).length === 0, { timeoutMs: 5000 });
     const since = () => h.calls.length;
     let n = since();
-    await pg.query(`INSERT INTO ${schema}.role_permissions (role, resource, permissions) VALUES ('readers', 'data/ks', '{SELECT}')`);
+    await suite.pg.query(`INSERT INTO ${schema}.role_permissions (role, resource, permissions) VALUES ('readers', 'data/ks', '{SELECT}')`);
     await waitFor(() => h.calls.length > n, { timeoutMs: 5000, message: 'the relay did not publish the SQL grant' });
     expect(h.calls.slice(n)).toEqual([{ users: ['alice', 'readers', 'staff'], caches: ['permissions', 'impersonation'] }]);
     expect((await h.perms.grantsOf(['readers'])).get('readers')!.get('data/ks')).toEqual(['SELECT']);
 
     n = since();
-    await pg.query(`BEGIN; UPDATE ${schema}.role_permissions SET permissions = '{SELECT,MODIFY}' WHERE role = 'readers'; INSERT INTO ${schema}.role_permissions VALUES ('alice', 'data', '{ALL}'); COMMIT`);
+    await suite.pg.query(`BEGIN; UPDATE ${schema}.role_permissions SET permissions = '{SELECT,MODIFY}' WHERE role = 'readers'; INSERT INTO ${schema}.role_permissions VALUES ('alice', 'data', '{ALL}'); COMMIT`);
     await waitFor(() => h.calls.length > n, { timeoutMs: 5000 });
     expect(h.calls.slice(n)).toEqual([{ users: ['alice', 'readers', 'staff'], caches: ['permissions', 'impersonation'] }]);
 
     n = since();
-    await pg.query(`UPDATE ${schema}.role_permissions SET permissions = permissions WHERE role = 'alice'`); // changes nothing: no record
-    await pg.query(`DELETE FROM ${schema}.role_permissions WHERE role = 'alice'`);
+    await suite.pg.query(`UPDATE ${schema}.role_permissions SET permissions = permissions WHERE role = 'alice'`); // changes nothing: no record
+    await suite.pg.query(`DELETE FROM ${schema}.role_permissions WHERE role = 'alice'`);
     await waitFor(() => h.calls.length > n, { timeoutMs: 5000 });
     expect(h.calls.slice(n)).toEqual([{ users: ['alice'], caches: ['permissions', 'impersonation'] }]);
 
     n = since();
-    await pg.query(`TRUNCATE ${schema}.role_permissions`);
+    await suite.pg.query(`TRUNCATE ${schema}.role_permissions`);
     await waitFor(() => h.calls.length > n, { timeoutMs: 5000 });
     expect(h.calls.slice(n)).toEqual([{ users: ['alice', 'readers', 'staff'], caches: ['permissions', 'impersonation'] }]);
     expect(await h.perms.list()).toEqual([]);
 
     // A batch mixing a role change and a permission change: one invalidation of every cache.
     n = since();
-    await pg.query(`BEGIN; UPDATE ${schema}.roles SET can_login = false WHERE role = 'alice'; INSERT INTO ${schema}.role_permissions VALUES ('staff', 'data', '{SELECT}'); COMMIT`);
+    await suite.pg.query(`BEGIN; UPDATE ${schema}.roles SET can_login = false WHERE role = 'alice'; INSERT INTO ${schema}.role_permissions VALUES ('staff', 'data', '{SELECT}'); COMMIT`);
     await waitFor(() => h.calls.length > n, { timeoutMs: 5000 });
     expect(h.calls.slice(n)).toEqual([{ users: ['alice', 'staff'], caches: undefined }]);
     await waitFor(async () => (await pending(schema)).length === 0, { timeoutMs: 5000 });

@@ -3,40 +3,17 @@
  * (for the relay lease): the shared contract, the migration, the outbox and the change relay.
  * Each test gets a schema of its own, so the suite also runs against a shared server.
  */
-import { clusterNames } from '@authcache/protocol';
-import { randomBytes } from 'node:crypto';
-import pino from 'pino';
-import { Redis } from 'ioredis';
 import type { Propagation } from '@authcache/protocol';
-import { startPostgres, startRedis, waitFor, type PostgresHandle, type RedisHandle } from '@authcache/testkit';
+import { waitFor } from '@authcache/testkit';
 import { describeRoleStore } from './support/role-store-contract';
-import { loadPostgresConfig, type PostgresConfig } from '../src/roles/postgres/config';
-import { PostgresRoleStore } from '../src/roles/postgres/index';
+import { usePostgresStores } from './support/postgres-role-stores';
 import { migrate } from '../src/roles/postgres/migrations';
 import { createPool, sqlNames } from '../src/roles/postgres/pg';
-import type { Config } from '../src/config';
 
 const HASH = '$2b$04$abcdefghijklmnopqrstuu5Hq8DzYl1uMqmXJv1cWcZpRvZg9Q0Ba';
-const log = pino({ level: 'silent' });
 
-let pg: PostgresHandle;
-let redisServer: RedisHandle;
-const opened: Array<{ close(): Promise<void> }> = [];
-
-beforeAll(async () => {
-  [pg, redisServer] = await Promise.all([startPostgres(), startRedis()]);
-}, 60_000);
-afterAll(async () => {
-  for (const o of opened.splice(0)) await o.close().catch(() => undefined);
-  await pg?.stop();
-  await redisServer?.stop();
-}, 60_000);
-
-const freshSchema = () => `t_${randomBytes(5).toString('hex')}`;
-
-function pgConfig(schema: string, extra: Record<string, string> = {}): PostgresConfig {
-  return loadPostgresConfig({ AUTHCACHE_POSTGRES_URL: pg.url, AUTHCACHE_POSTGRES_SCHEMA: schema, AUTHCACHE_POSTGRES_POLL_MS: '100', AUTHCACHE_POSTGRES_RELAY_LEASE_MS: '600', ...extra });
-}
+const suite = usePostgresStores('t_');
+const { freshSchema } = suite;
 
 interface Recorder {
   calls: string[][];
@@ -60,26 +37,8 @@ function recorder(): Recorder {
 /** A store as a node builds it; `redis: false` gives it a Redis it never connects (no relay). */
 async function makeStore(schema: string, opts: { redis?: boolean; rec?: Recorder; nodeId?: string; extra?: Record<string, string> } = {}) {
   const rec = opts.rec ?? recorder();
-  const redis = opts.redis === false ? new Redis({ lazyConnect: true, enableOfflineQueue: false }) : new Redis(redisServer.url, { maxRetriesPerRequest: 1 });
-  if (opts.redis !== false) await waitFor(() => redis.status === 'ready', { timeoutMs: 5000 });
-  const cluster = `c${schema}`;
-  const store = new PostgresRoleStore(pgConfig(schema, opts.extra), {
-    config: { nodeId: opts.nodeId ?? 'n0', ackTimeoutMs: 500 } as Config,
-    log,
-    redis,
-    names: clusterNames(cluster),
-    invalidate: (u) => rec.invalidate(u),
-  });
-  const handle = {
-    store,
-    rec,
-    async close() {
-      await store.stop();
-      redis.disconnect();
-    },
-  };
-  opened.push(handle);
-  return handle;
+  const { store, close } = await suite.openStore(schema, { ...opts, invalidate: (u) => rec.invalidate(u) });
+  return { store, rec, close };
 }
 
 describeRoleStore('postgres', async () => {
@@ -91,12 +50,12 @@ describeRoleStore('postgres', async () => {
 describe('postgres backend', () => {
   test('migration: nodes starting at once migrate once; a restart finds the schema up to date', async () => {
     const n = sqlNames(freshSchema());
-    const pools = Array.from({ length: 4 }, () => createPool(pgConfig(n.schemaName)));
+    const pools = Array.from({ length: 4 }, () => createPool(suite.config(n.schemaName)));
     try {
       const applied = await Promise.all(pools.map((p) => migrate(p, n)));
       expect(applied.flat()).toEqual([1, 2]);
       expect(await migrate(pools[0]!, n)).toEqual([]);
-      const rows = await pg.query(`SELECT version FROM ${n.version}`);
+      const rows = await suite.pg.query(`SELECT version FROM ${n.version}`);
       expect(rows).toEqual([{ version: 1 }, { version: 2 }]);
     } finally {
       await Promise.all(pools.map((p) => p.end()));
@@ -105,10 +64,10 @@ describe('postgres backend', () => {
 
   test('an existing roles table (imported from Cassandra) is used as it is; one missing a column is refused', async () => {
     const schema = freshSchema();
-    await pg.query(`CREATE SCHEMA ${schema}`);
+    await suite.pg.query(`CREATE SCHEMA ${schema}`);
     // The shape a COPY from system_auth.roles lands in: no defaults, NULLs allowed.
-    await pg.query(`CREATE TABLE ${schema}.roles (role text PRIMARY KEY, can_login boolean, is_superuser boolean, member_of text[], salted_hash text)`);
-    await pg.query(`INSERT INTO ${schema}.roles VALUES ('cassandra', true, true, NULL, $1), ('app', true, NULL, '{readers}', $1), ('readers', false, false, '{}', NULL)`, [HASH]);
+    await suite.pg.query(`CREATE TABLE ${schema}.roles (role text PRIMARY KEY, can_login boolean, is_superuser boolean, member_of text[], salted_hash text)`);
+    await suite.pg.query(`INSERT INTO ${schema}.roles VALUES ('cassandra', true, true, NULL, $1), ('app', true, NULL, '{readers}', $1), ('readers', false, false, '{}', NULL)`, [HASH]);
     const h = await makeStore(schema, { redis: false });
     await h.store.start();
     expect(await h.store.getCredentials('cassandra')).toEqual({ hash: HASH, canLogin: true });
@@ -116,8 +75,8 @@ describe('postgres backend', () => {
     expect(await h.store.get('cassandra')).toEqual({ name: 'cassandra', hash: HASH, canLogin: true, superuser: true, memberOf: [] });
 
     const bad = freshSchema();
-    await pg.query(`CREATE SCHEMA ${bad}`);
-    await pg.query(`CREATE TABLE ${bad}.roles (role text PRIMARY KEY, salted_hash text, can_login boolean)`);
+    await suite.pg.query(`CREATE SCHEMA ${bad}`);
+    await suite.pg.query(`CREATE TABLE ${bad}.roles (role text PRIMARY KEY, salted_hash text, can_login boolean)`);
     const b = await makeStore(bad, { redis: false });
     await expect(b.store.start()).rejects.toThrow(/cannot be used as authcache's roles table: no column is_superuser, no column member_of/);
   });
@@ -136,12 +95,12 @@ describe('postgres backend', () => {
     const h = await makeStore(schema, { redis: false });
     await h.store.start();
     await h.store.upsert('g', {});
-    await pg.query(`INSERT INTO ${schema}.roles (role, salted_hash, can_login, member_of) VALUES ('u', $1, true, '{g}')`, [HASH]);
-    await pg.query(`UPDATE ${schema}.roles SET can_login = false WHERE role = 'u'`);
-    await pg.query(`UPDATE ${schema}.roles SET can_login = false WHERE role = 'u'`); // changes nothing: no record
-    await pg.query(`UPDATE ${schema}.roles SET salted_hash = 'x', member_of = '{}' WHERE role = 'u'`);
-    await pg.query(`DELETE FROM ${schema}.roles WHERE role = 'u'`);
-    const rows = await pg.query(`SELECT who, origin, op, role, old_can_login, new_can_login, password_changed, old_member_of, new_member_of, published_at IS NOT NULL AS published FROM ${schema}.role_changes ORDER BY id`);
+    await suite.pg.query(`INSERT INTO ${schema}.roles (role, salted_hash, can_login, member_of) VALUES ('u', $1, true, '{g}')`, [HASH]);
+    await suite.pg.query(`UPDATE ${schema}.roles SET can_login = false WHERE role = 'u'`);
+    await suite.pg.query(`UPDATE ${schema}.roles SET can_login = false WHERE role = 'u'`); // changes nothing: no record
+    await suite.pg.query(`UPDATE ${schema}.roles SET salted_hash = 'x', member_of = '{}' WHERE role = 'u'`);
+    await suite.pg.query(`DELETE FROM ${schema}.roles WHERE role = 'u'`);
+    const rows = await suite.pg.query(`SELECT who, origin, op, role, old_can_login, new_can_login, password_changed, old_member_of, new_member_of, published_at IS NOT NULL AS published FROM ${schema}.role_changes ORDER BY id`);
     expect(rows).toEqual([
       { who: 'authcache', origin: 'n0', op: 'INSERT', role: 'g', old_can_login: null, new_can_login: false, password_changed: false, old_member_of: null, new_member_of: [], published: true },
       { who: 'authcache', origin: null, op: 'INSERT', role: 'u', old_can_login: null, new_can_login: true, password_changed: true, old_member_of: null, new_member_of: ['g'], published: false },
@@ -160,15 +119,15 @@ describe('postgres backend', () => {
     await h.store.upsert('carol', { canLogin: true, hash: HASH, memberOf: ['staff'] });
     await waitFor(() => h.store.relay.isRelaying, { timeoutMs: 5000 });
     const before = h.rec.calls.length;
-    await pg.query(`UPDATE ${schema}.roles SET is_superuser = false WHERE role = 'admin'`);
+    await suite.pg.query(`UPDATE ${schema}.roles SET is_superuser = false WHERE role = 'admin'`);
     await waitFor(() => h.rec.calls.length > before, { timeoutMs: 5000, message: 'relay did not publish' });
     expect(h.rec.calls.slice(before)).toEqual([['admin', 'carol', 'staff']]);
     // Several statements in one transaction: still one invalidation.
     const n = h.rec.calls.length;
-    await pg.query(`BEGIN; UPDATE ${schema}.roles SET salted_hash = 'y' WHERE role = 'carol'; UPDATE ${schema}.roles SET can_login = true WHERE role = 'staff'; COMMIT`);
+    await suite.pg.query(`BEGIN; UPDATE ${schema}.roles SET salted_hash = 'y' WHERE role = 'carol'; UPDATE ${schema}.roles SET can_login = true WHERE role = 'staff'; COMMIT`);
     await waitFor(() => h.rec.calls.length > n, { timeoutMs: 5000 });
     expect(h.rec.calls.slice(n)).toEqual([['carol', 'staff']]);
-    await waitFor(async () => (await pg.query(`SELECT 1 FROM ${schema}.role_changes WHERE published_at IS NULL`)).length === 0, { timeoutMs: 3000 });
+    await waitFor(async () => (await suite.pg.query(`SELECT 1 FROM ${schema}.role_changes WHERE published_at IS NULL`)).length === 0, { timeoutMs: 3000 });
   });
 
   test('a rename in SQL invalidates both names and the holders of the old one; TRUNCATE invalidates every role', async () => {
@@ -180,11 +139,11 @@ describe('postgres backend', () => {
     await h.store.upsert('gina', { canLogin: true, hash: HASH });
     await waitFor(() => h.store.relay.isRelaying, { timeoutMs: 5000 });
     let n = h.rec.calls.length;
-    await pg.query(`UPDATE ${schema}.roles SET role = 'operators' WHERE role = 'ops'`);
+    await suite.pg.query(`UPDATE ${schema}.roles SET role = 'operators' WHERE role = 'ops'`);
     await waitFor(() => h.rec.calls.length > n, { timeoutMs: 5000 });
     expect(h.rec.calls.slice(n)).toEqual([['frank', 'operators', 'ops']]);
     n = h.rec.calls.length;
-    await pg.query(`TRUNCATE ${schema}.roles`);
+    await suite.pg.query(`TRUNCATE ${schema}.roles`);
     await waitFor(() => h.rec.calls.length > n, { timeoutMs: 5000 });
     expect(h.rec.calls.slice(n)).toEqual([['frank', 'gina', 'operators']]);
   });
@@ -203,7 +162,7 @@ describe('postgres backend', () => {
     h.rec.failWith = undefined; // Redis is back
     await waitFor(() => h.rec.calls.length > before, { timeoutMs: 5000, message: 'the relay never published the change' });
     expect(h.rec.calls.at(-1)).toEqual(['dave']);
-    expect(await pg.query(`SELECT 1 FROM ${schema}.role_changes WHERE published_at IS NULL`)).toEqual([]);
+    expect(await suite.pg.query(`SELECT 1 FROM ${schema}.role_changes WHERE published_at IS NULL`)).toEqual([]);
   });
 
   test('the writer dies between COMMIT and publish: its claim runs out and the relay publishes', async () => {
@@ -230,7 +189,7 @@ describe('postgres backend', () => {
     await waitFor(() => a.store.relay.isRelaying, { timeoutMs: 5000 });
     await a.store.upsert('x', {});
     await a.close(); // releases the lease
-    for (let i = 0; i < 30; i++) await pg.query(`INSERT INTO ${schema}.roles (role) VALUES ($1)`, [`y${String(i).padStart(2, '0')}`]);
+    for (let i = 0; i < 30; i++) await suite.pg.query(`INSERT INTO ${schema}.roles (role) VALUES ($1)`, [`y${String(i).padStart(2, '0')}`]);
     const b = await makeStore(schema, { nodeId: 'b' });
     await b.store.start();
     await waitFor(() => b.rec.calls.flat().length >= 30, { timeoutMs: 5000 });
@@ -243,8 +202,8 @@ describe('postgres backend', () => {
     const h = await makeStore(schema, { extra: { AUTHCACHE_POSTGRES_CHANGE_RETENTION_MS: '0' } });
     await h.store.start();
     await waitFor(() => h.store.relay.isRelaying, { timeoutMs: 5000 });
-    await pg.query(`INSERT INTO ${schema}.roles (role) VALUES ('p')`);
-    await waitFor(async () => (await pg.query(`SELECT 1 FROM ${schema}.role_changes`)).length === 0, { timeoutMs: 5000, message: 'records not pruned' });
+    await suite.pg.query(`INSERT INTO ${schema}.roles (role) VALUES ('p')`);
+    await waitFor(async () => (await suite.pg.query(`SELECT 1 FROM ${schema}.role_changes`)).length === 0, { timeoutMs: 5000, message: 'records not pruned' });
     expect(h.rec.calls.flat()).toContain('p');
   });
 });

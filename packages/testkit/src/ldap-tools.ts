@@ -4,22 +4,11 @@
  * directory manager, the way an administrator would.
  */
 import { execFile } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
-import { delimiter, join } from 'node:path';
 import { LDAP_ADMIN_DN, LDAP_ADMIN_PASSWORD, userDn } from './ldap-seed';
+import { findExecutable } from './server-binary';
 
 export function findBinary(name: string): string | undefined {
-  for (const dir of [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/local/sbin']) {
-    if (!dir) continue;
-    const candidate = join(dir, name);
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
+  return findExecutable(name, ['/usr/sbin', '/usr/local/sbin']);
 }
 
 /** ldapmodify, ldapadd and ldappasswd against `url`, each bounded to 10 s. */

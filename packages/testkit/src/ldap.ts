@@ -5,11 +5,9 @@
  * an osixia/openldap container; else one clear Error. This module is the process lifecycle;
  * directory changes go through ldap-utils (ldap-tools.ts: `ldapmodify`, `ldappasswd`).
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { atExit } from './child-reaper';
 import { freePort } from './free-port';
 import { envFor, ldapSeed, LDAP_ADMIN_PASSWORD, LDAP_SUFFIX, SEED_LOCK } from './ldap-seed';
 import { makeCertificates } from './certificates';
@@ -18,6 +16,7 @@ import { findBinary, tools } from './ldap-tools';
 import { OutputCapture } from './output-capture';
 import { waitFor } from './wait-for';
 import { spawnServer, type ServerProcess } from './server-process';
+import { containerRuntime, serverTempDir, startOnFreePort } from './server-binary';
 
 export {
   LDAP_SUFFIX,
@@ -124,25 +123,19 @@ function tcpOpen(host: string, port: number): Promise<boolean> {
 type Running = ServerProcess;
 
 async function startBinary(binary: string, withTls: boolean): Promise<LdapHandle> {
-  const dir = mkdtempSync(join(tmpdir(), 'authcache-slapd-'));
-  atExit(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = serverTempDir('authcache-slapd-');
   mkdirSync(join(dir, 'data'));
   const certs = withTls ? makeCertificates(dir) : undefined;
   writeFileSync(join(dir, 'slapd.conf'), slapdConf(dir, certs));
   const output = new OutputCapture();
   const host = '127.0.0.1';
-  let port = 0;
   let tlsPort: number | undefined;
-  let current: Running | undefined;
-  for (let attempt = 1; !current; attempt++) {
-    port = await freePort();
+  // The ldaps:// port is fresh on each attempt too: it is as likely to be taken as the other.
+  const { port, server } = await startOnFreePort(/bind|in use/i, async (p) => {
     tlsPort = withTls ? await freePort() : undefined;
-    try {
-      current = await launch(binary, dir, port, output, tlsPort);
-    } catch (err) {
-      if (attempt >= 5 || !/bind|in use/i.test((err as Error).message)) throw err;
-    }
-  }
+    return launch(binary, dir, p, output, tlsPort);
+  });
+  let current: Running | undefined = server;
   const url = `ldap://${host}:${port}`;
   const t = tools(url);
   await t.add(ldapSeed());
@@ -188,14 +181,8 @@ function launch(binary: string, dir: string, port: number, output: OutputCapture
 
 /** osixia/openldap with the same suffix and seed, or undefined when no Docker engine answers. */
 async function startContainer(): Promise<LdapHandle | undefined> {
-  let tc: typeof import('testcontainers');
-  try {
-    tc = await import('testcontainers');
-    await tc.getContainerRuntimeClient();
-  } catch {
-    return undefined;
-  }
-  if (!findBinary('ldapmodify')) return undefined;
+  const tc = await containerRuntime();
+  if (!tc || !findBinary('ldapmodify')) return undefined;
   const port = await freePort();
   const container = await new tc.GenericContainer('osixia/openldap:1.5.0')
     .withExposedPorts({ container: 389, host: port })

@@ -5,14 +5,14 @@
  * as root); else a postgres container when a Docker engine answers; else one clear error.
  */
 import { spawnSync } from 'node:child_process';
-import { accessSync, chownSync, constants, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir, userInfo } from 'node:os';
-import { delimiter, join } from 'node:path';
-import { atExit } from './child-reaper';
+import { chownSync, readdirSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
 import { freePort } from './free-port';
 import { OutputCapture } from './output-capture';
 import { waitFor } from './wait-for';
 import { spawnServer, type ServerProcess } from './server-process';
+import { containerRuntime, isExecutable, pathDirs, serverTempDir, startOnFreePort } from './server-binary';
 
 export type PostgresSource = 'env' | 'binary' | 'container';
 
@@ -105,17 +105,8 @@ interface Binaries {
   postgres: string;
 }
 
-function executable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function findBinaries(): Binaries | undefined {
-  const dirs = (process.env.PATH ?? '').split(delimiter).filter(Boolean);
+  const dirs = pathDirs();
   try {
     const versions = readdirSync('/usr/lib/postgresql').filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a));
     dirs.push(...versions.map((v) => `/usr/lib/postgresql/${v}/bin`));
@@ -124,7 +115,7 @@ function findBinaries(): Binaries | undefined {
   }
   for (const dir of dirs) {
     const b = { initdb: join(dir, 'initdb'), postgres: join(dir, 'postgres') };
-    if (executable(b.initdb) && executable(b.postgres)) return b;
+    if (isExecutable(b.initdb) && isExecutable(b.postgres)) return b;
   }
   return undefined;
 }
@@ -150,12 +141,10 @@ type Running = ServerProcess;
 
 async function startBinary(bin: Binaries): Promise<PostgresHandle> {
   const as = unprivileged();
-  const dir = mkdtempSync(join(tmpdir(), 'authcache-pg-'));
   let current: Running | undefined;
   // The server's process group (postmaster and backends) dies with us, then its files go.
-  atExit(() => {
+  const dir = serverTempDir('authcache-pg-', () => {
     if (current && !current.done && current.child.pid) killGroup(current.child.pid);
-    rmSync(dir, { recursive: true, force: true });
   });
   if (as) chownSync(dir, as.uid, as.gid);
   const data = join(dir, 'data');
@@ -164,15 +153,8 @@ async function startBinary(bin: Binaries): Promise<PostgresHandle> {
   const init = spawnSync(cmd, args, { encoding: 'utf8', cwd: dir });
   if (init.status !== 0) throw new Error(`initdb failed (${String(init.status ?? init.error)}):\n${init.stdout}\n${init.stderr}`);
 
-  let port = 0;
-  for (let attempt = 1; !current; attempt++) {
-    port = await freePort();
-    try {
-      current = await launch(bin, as, data, dir, port, output);
-    } catch (err) {
-      if (attempt >= 5 || !/already in use|could not bind|could not create listen/i.test((err as Error).message)) throw err;
-    }
-  }
+  const { port, server } = await startOnFreePort(/already in use|could not bind|could not create listen/i, (p) => launch(bin, as, data, dir, p, output));
+  current = server;
   const host = '127.0.0.1';
   const url = `postgres://${USER}@${host}:${port}/postgres`;
 
@@ -253,13 +235,8 @@ function launch(bin: Binaries, as: { uid: number; gid: number } | undefined, dat
 
 /** A postgres:16-alpine container, or undefined when no Docker engine answers. */
 async function startContainer(): Promise<PostgresHandle | undefined> {
-  let tc: typeof import('testcontainers');
-  try {
-    tc = await import('testcontainers');
-    await tc.getContainerRuntimeClient();
-  } catch {
-    return undefined;
-  }
+  const tc = await containerRuntime();
+  if (!tc) return undefined;
   const port = await freePort();
   const container = await new tc.GenericContainer('postgres:16-alpine')
     .withEnvironment({ POSTGRES_USER: USER, POSTGRES_DB: 'postgres', POSTGRES_HOST_AUTH_METHOD: 'trust' })

@@ -1,12 +1,11 @@
-import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
-import { atExit } from './child-reaper';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { freePort } from './free-port';
 import { OutputCapture } from './output-capture';
 import { ping, tryShutdown, trySave, withConnection } from './redis-commands';
 import { waitFor } from './wait-for';
 import { spawnServer, type ServerProcess } from './server-process';
+import { containerRuntime, findExecutable, serverTempDir, startOnFreePort } from './server-binary';
 
 export type RedisSource = 'env' | 'binary' | 'container';
 
@@ -42,7 +41,7 @@ const STOP_GRACE_MS = 5_000;
 export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisHandle> {
   const envUrl = process.env.REDIS_URL;
   if (envUrl && !opts.preferOwn) return fromEnv(envUrl);
-  const binary = findOnPath('redis-server');
+  const binary = findExecutable('redis-server');
   if (binary) return startBinary(binary);
   const container = await startContainer();
   if (container) return container;
@@ -70,39 +69,14 @@ async function fromEnv(url: string): Promise<RedisHandle> {
   return { url, host, port, source: 'env', stop: async () => undefined, kill: notOurs('kill'), restart: notOurs('restart') };
 }
 
-function findOnPath(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (!dir) continue;
-    const candidate = join(dir, name);
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
-
 type RunningServer = ServerProcess;
 
 async function startBinary(binary: string): Promise<RedisHandle> {
-  const dir = mkdtempSync(join(tmpdir(), 'authcache-redis-'));
-  atExit(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = serverTempDir('authcache-redis-');
   const output = new OutputCapture();
   const host = '127.0.0.1';
 
-  let port = 0;
-  let server: RunningServer | undefined;
-  // freePort can race with another process grabbing the port; a fresh port is the cure.
-  for (let attempt = 1; !server; attempt++) {
-    port = await freePort();
-    try {
-      server = await launch(binary, port, dir, output);
-    } catch (err) {
-      if (attempt >= 5 || !/already in use|bind/i.test((err as Error).message)) throw err;
-    }
-  }
+  const { port, server } = await startOnFreePort(/already in use|bind/i, (p) => launch(binary, p, dir, output));
   const url = `redis://${host}:${port}`;
   let current: RunningServer | undefined = server;
 
@@ -168,16 +142,10 @@ function launch(binary: string, port: number, dir: string, output: OutputCapture
   });
 }
 
-/** A redis:7-alpine container, or undefined when no Docker engine answers. testcontainers is loaded
- *  only here so that runs without an engine never pay for it. */
+/** A redis:7-alpine container, or undefined when no Docker engine answers. */
 async function startContainer(): Promise<RedisHandle | undefined> {
-  let tc: typeof import('testcontainers');
-  try {
-    tc = await import('testcontainers');
-    await tc.getContainerRuntimeClient();
-  } catch {
-    return undefined;
-  }
+  const tc = await containerRuntime();
+  if (!tc) return undefined;
   // A fixed host port (docker keeps it across a restart), so restart() keeps the SAME port.
   const port = await freePort();
   const container = await new tc.GenericContainer('redis:7-alpine')

@@ -1,17 +1,15 @@
 // Issue 15 point 6: a cached authorize answers in process in under 2 µs (the permission service
 // called from packages/node/dist, beside a bare function doing the same lookups) and over HTTP at
 // ≥ 0.8 × the cached login throughput (both on one node, beside a bare node:http handler).
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { baselineProfiling, startBaselineServer } from '../lib/baseline-process.mjs';
 import { repoRoot } from '../lib/deps.mjs';
 import { figure } from '../lib/figures.mjs';
 import { json } from '../lib/http.mjs';
 import { nsPerCall } from '../lib/in-process.mjs';
-import { startLoad } from '../lib/load.mjs';
-import { admin, benchEnv, clusterIdentity, profileFromHere, startBenchNode } from '../lib/nodes.mjs';
+import { assertAllAnswered, loadWithProgress } from '../lib/load.mjs';
+import { admin, clusterIdentity, profileFromHere, startBenchNode } from '../lib/nodes.mjs';
 
 const CONNECTIONS = 50;
 const USER = 'bench_authz';
@@ -126,19 +124,11 @@ async function measureHttp(ctx, bench) {
     const hot = await json(`${node.url}/v1/authorize`, { method: 'POST', body: authzBody });
     if (hot.json?.allowed !== true || hot.json?.via !== ROLE) throw new Error(`unexpected authorize answer ${hot.body}`);
 
-    const profiling = ctx.profileDir ? benchEnv(ctx, `${bench}-baseline`) : {};
-    baseline = await startBaseline({ NODE_OPTIONS: profiling.NODE_OPTIONS, BENCH_CPU_PROFILE_DIR: profiling.BENCH_CPU_PROFILE_DIR });
+    baseline = await startBaseline(baselineProfiling(ctx, bench));
     const bareHot = await json(`${baseline.url}/v1/authorize`, { method: 'POST', body: authzBody });
     if (bareHot.status !== 200 || Buffer.byteLength(bareHot.body) !== Buffer.byteLength(hot.body)) throw new Error(`baseline answer differs in size: ${bareHot.body} vs ${hot.body}`);
 
-    const run = (label, url, body, seconds) =>
-      startLoad({
-        url,
-        body,
-        connections: CONNECTIONS,
-        durationS: seconds,
-        onTick: ({ responses, elapsedS }) => ctx.progress.update(`${label}: ${responses.toLocaleString('en-US')} answers, ${Math.min(100, Math.round((100 * elapsedS) / seconds))} %`),
-      }).finished;
+    const run = (label, url, body, seconds) => loadWithProgress(ctx, { label, url, body, connections: CONNECTIONS, durationS: seconds });
     await run('warm-up baseline', `${baseline.url}/v1/authorize`, authzBody, warmupS);
     await run('warm-up login', `${node.url}/v1/login`, loginBody, warmupS);
     await run('warm-up authorize', `${node.url}/v1/authorize`, authzBody, warmupS);
@@ -151,9 +141,7 @@ async function measureHttp(ctx, bench) {
     profileFromHere(ctx, [node]);
     const authorize = await run('authcache POST /v1/authorize (cached)', `${node.url}/v1/authorize`, authzBody, durationS);
     ctx.progress.note(`cached authorize: ${authorize.requests_per_s} req/s, p50 ${authorize.phases.main?.p50_ms} ms`);
-    for (const [label, r] of [['authorize', authorize], ['login', login], ['bare', bare]]) {
-      if (r.non2xx || r.errors) throw new Error(`${label} run had ${r.non2xx} non-2xx answers and ${r.errors} errors`);
-    }
+    assertAllAnswered({ authorize, login, bare });
     return { durationS, warmupS, authorize, login, bare };
   } finally {
     await baseline?.stop();
@@ -161,31 +149,9 @@ async function measureHttp(ctx, bench) {
   }
 }
 
-async function startBaseline(env) {
-  const child = spawn(process.execPath, [join(repoRoot, 'scripts', 'bench', 'lib', 'authorize-baseline-server.mjs')], {
-    env: { ...process.env, ...Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)), BASELINE_USER: USER, BASELINE_RESOURCE: GRANTED_ON, BASELINE_PERMISSION: PERMISSION, BASELINE_VIA: ROLE },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const killAtExit = () => child.kill('SIGKILL');
-  process.on('exit', killAtExit);
-  const lines = createInterface({ input: child.stdout });
-  const [line] = await Promise.race([
-    once(lines, 'line'),
-    once(child, 'exit').then(([code]) => {
-      throw new Error(`authorize baseline server exited with ${code} before listening`);
-    }),
-  ]);
-  const { port } = JSON.parse(line);
-  return {
-    url: `http://127.0.0.1:${port}`,
-    pid: child.pid,
-    async stop() {
-      process.off('exit', killAtExit);
-      if (child.exitCode !== null) return;
-      child.kill('SIGTERM');
-      await once(child, 'exit');
-    },
-  };
+function startBaseline(env) {
+  const script = join(repoRoot, 'scripts', 'bench', 'lib', 'authorize-baseline-server.mjs');
+  return startBaselineServer(script, { ...env, BASELINE_USER: USER, BASELINE_RESOURCE: GRANTED_ON, BASELINE_PERMISSION: PERMISSION, BASELINE_VIA: ROLE }, 'authorize baseline server');
 }
 
 function bareLookup() {

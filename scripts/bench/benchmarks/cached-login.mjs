@@ -1,12 +1,10 @@
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { baselineProfiling, startBaselineServer } from '../lib/baseline-process.mjs';
 import { repoRoot } from '../lib/deps.mjs';
 import { figure } from '../lib/figures.mjs';
 import { json } from '../lib/http.mjs';
-import { startLoad } from '../lib/load.mjs';
-import { admin, benchEnv, clusterIdentity, profileFromHere, startBenchNode } from '../lib/nodes.mjs';
+import { assertAllAnswered, loadWithProgress } from '../lib/load.mjs';
+import { admin, clusterIdentity, profileFromHere, startBenchNode } from '../lib/nodes.mjs';
 
 const CONNECTIONS = 50;
 const USER = 'bench_cached';
@@ -31,24 +29,13 @@ export default {
         throw new Error(`the bench user does not log in from the cache: ${first.status} ${first.body} / ${second.status} ${second.body}`);
       }
 
-      // With --profile the baseline is profiled too, so the two can be compared frame by frame.
-      const profiling = ctx.profileDir ? benchEnv(ctx, `${this.name}-baseline`) : {};
-      baseline = await startBaseline({ user: USER, password: PASSWORD, roles: second.json.roles, node: second.json.node, env: { NODE_OPTIONS: profiling.NODE_OPTIONS, BENCH_CPU_PROFILE_DIR: profiling.BENCH_CPU_PROFILE_DIR } });
+      baseline = await startBaseline({ user: USER, password: PASSWORD, roles: second.json.roles, node: second.json.node, env: baselineProfiling(ctx, this.name) });
       const bare = await json(`${baseline.url}/v1/login`, { method: 'POST', body });
       if (bare.status !== 200 || Buffer.byteLength(bare.body) !== Buffer.byteLength(second.body)) {
         throw new Error(`baseline answer differs in size: ${bare.status} ${bare.body} vs ${second.body}`);
       }
 
-      const run = async (label, url, seconds) => {
-        const load = startLoad({
-          url: `${url}/v1/login`,
-          body,
-          connections: CONNECTIONS,
-          durationS: seconds,
-          onTick: ({ responses, elapsedS }) => ctx.progress.update(`${label}: ${responses.toLocaleString('en-US')} answers, ${Math.min(100, Math.round((100 * elapsedS) / seconds))} %`),
-        });
-        return load.finished;
-      };
+      const run = (label, url, seconds) => loadWithProgress(ctx, { label, url: `${url}/v1/login`, body, connections: CONNECTIONS, durationS: seconds });
       // Both servers get the same JIT warm-up before their measured run.
       await run('warm-up baseline', baseline.url, warmupS);
       await run('warm-up authcache', node.url, warmupS);
@@ -58,9 +45,7 @@ export default {
       profileFromHere(ctx, [node]);
       const nodeRun = await run('authcache POST /v1/login', node.url, durationS);
       ctx.progress.note(`authcache: ${nodeRun.requests_per_s} req/s, p50 ${nodeRun.phases.main?.p50_ms} ms, p99 ${nodeRun.phases.main?.p99_ms} ms`);
-      for (const [label, r] of [['authcache', nodeRun], ['baseline', bareRun]]) {
-        if (r.non2xx || r.errors) throw new Error(`${label} run had ${r.non2xx} non-2xx answers and ${r.errors} errors`);
-      }
+      assertAllAnswered({ authcache: nodeRun, baseline: bareRun });
 
       const a = nodeRun.phases.main;
       const b = bareRun.phases.main;
@@ -97,29 +82,7 @@ export default {
   },
 };
 
-async function startBaseline({ user, password, roles, node, env }) {
-  const child = spawn(process.execPath, [join(repoRoot, 'scripts', 'bench', 'baseline-server.mjs')], {
-    env: { ...process.env, ...Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)), BASELINE_USER: user, BASELINE_PASSWORD: password, BASELINE_ROLES: JSON.stringify(roles), BASELINE_NODE: node },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const killAtExit = () => child.kill('SIGKILL');
-  process.on('exit', killAtExit);
-  const lines = createInterface({ input: child.stdout });
-  const [line] = await Promise.race([
-    once(lines, 'line'),
-    once(child, 'exit').then(([code]) => {
-      throw new Error(`baseline server exited with ${code} before listening`);
-    }),
-  ]);
-  const { port } = JSON.parse(line);
-  return {
-    url: `http://127.0.0.1:${port}`,
-    pid: child.pid,
-    async stop() {
-      process.off('exit', killAtExit);
-      if (child.exitCode !== null) return;
-      child.kill('SIGTERM');
-      await once(child, 'exit');
-    },
-  };
+function startBaseline({ user, password, roles, node, env }) {
+  const script = join(repoRoot, 'scripts', 'bench', 'baseline-server.mjs');
+  return startBaselineServer(script, { ...env, BASELINE_USER: user, BASELINE_PASSWORD: password, BASELINE_ROLES: JSON.stringify(roles), BASELINE_NODE: node }, 'baseline server');
 }

@@ -54,3 +54,21 @@ export function startLoad({ url, body, connections, durationS, phaseOf = () => '
   });
   return { finished, stop: () => instance.stop(), responses: () => responses, non2xx: () => non2xx };
 }
+
+/** startLoad() to its end, its progress on the bench's status line as `label`. */
+export function loadWithProgress(ctx, { label, url, body, connections, durationS }) {
+  return startLoad({
+    url,
+    body,
+    connections,
+    durationS,
+    onTick: ({ responses, elapsedS }) => ctx.progress.update(`${label}: ${responses.toLocaleString('en-US')} answers, ${Math.min(100, Math.round((100 * elapsedS) / durationS))} %`),
+  }).finished;
+}
+
+/** A throughput figure over runs with failed answers would be wrong: such a run fails the bench. */
+export function assertAllAnswered(runs) {
+  for (const [label, r] of Object.entries(runs)) {
+    if (r.non2xx || r.errors) throw new Error(`${label} run had ${r.non2xx} non-2xx answers and ${r.errors} errors`);
+  }
+}

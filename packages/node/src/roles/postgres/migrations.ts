@@ -16,7 +16,7 @@
  */
 import type { Pool } from 'pg';
 import type { SqlNames } from './pg';
-import { permissionsTableProblems, version2 } from './permissions-schema';
+import { PERMISSION_COLUMNS, version2 } from './permissions-schema';
 
 export const SCHEMA_VERSION = 2;
 
@@ -125,11 +125,8 @@ export async function migrate(pool: Pool, n: SqlNames): Promise<number[]> {
       await client.query(`INSERT INTO ${n.version} (version) VALUES ($1)`, [m.version]);
       applied.push(m.version);
     }
-    await checkRolesTable(client, n);
-    const problems = await permissionsTableProblems(client, n);
-    if (problems.length > 0) {
-      throw new SchemaError(`table ${n.schemaName}.role_permissions cannot be used as authcache's permissions table: ${problems.join(', ')}`);
-    }
+    await checkColumns(client, n, 'roles', ROLE_COLUMNS, "authcache's roles table");
+    await checkColumns(client, n, 'role_permissions', PERMISSION_COLUMNS, "authcache's permissions table");
     await client.query('COMMIT');
     return applied;
   } catch (err) {
@@ -140,17 +137,20 @@ export async function migrate(pool: Pool, n: SqlNames): Promise<number[]> {
   }
 }
 
-/** An existing roles table (created by someone else) must have the columns authcache uses. */
-async function checkRolesTable(client: { query: Pool['query'] }, n: SqlNames): Promise<void> {
+/**
+ * An existing table (created by someone else: roles imported with COPY, grants copied from
+ * Cassandra) must have the columns authcache uses, of the types it reads them as.
+ */
+async function checkColumns(client: { query: Pool['query'] }, n: SqlNames, table: string, columns: Record<string, string>, usedAs: string): Promise<void> {
   const { rows } = await client.query<{ column_name: string; udt_name: string }>(
-    `SELECT column_name, udt_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'roles'`,
-    [n.schemaName],
+    `SELECT column_name, udt_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2`,
+    [n.schemaName, table],
   );
   const found = new Map(rows.map((r) => [r.column_name, r.udt_name]));
-  const problems = Object.entries(ROLE_COLUMNS)
+  const problems = Object.entries(columns)
     .filter(([col, type]) => found.get(col) !== type)
     .map(([col, type]) => (found.has(col) ? `${col} is ${found.get(col)}, not ${type}` : `no column ${col}`));
   if (problems.length > 0) {
-    throw new SchemaError(`table ${n.schemaName}.roles cannot be used as authcache's roles table: ${problems.join(', ')}`);
+    throw new SchemaError(`table ${n.schemaName}.${table} cannot be used as ${usedAs}: ${problems.join(', ')}`);
   }
 }

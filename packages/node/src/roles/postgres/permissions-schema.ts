@@ -12,7 +12,7 @@
 import type { SqlNames } from './pg';
 
 /** The columns authcache reads and writes, with the catalog's name of their type. */
-const PERMISSION_COLUMNS: Record<string, string> = { role: 'text', resource: 'text', permissions: '_text' };
+export const PERMISSION_COLUMNS: Record<string, string> = { role: 'text', resource: 'text', permissions: '_text' };
 
 export function version2(n: SqlNames): string[] {
   return [
@@ -55,16 +55,4 @@ export function version2(n: SqlNames): string[] {
     `CREATE TRIGGER authcache_permissions_truncate BEFORE TRUNCATE ON ${n.permissions}
        FOR EACH STATEMENT EXECUTE FUNCTION ${n.permissionsTruncateFunction}()`,
   ];
-}
-
-/** Column problems of an existing role_permissions table (created by someone else), empty when usable. */
-export async function permissionsTableProblems(client: { query<R extends object>(text: string, values?: unknown[]): Promise<{ rows: R[] }> }, n: SqlNames): Promise<string[]> {
-  const { rows } = await client.query<{ column_name: string; udt_name: string }>(
-    `SELECT column_name, udt_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'role_permissions'`,
-    [n.schemaName],
-  );
-  const found = new Map(rows.map((r) => [r.column_name, r.udt_name]));
-  return Object.entries(PERMISSION_COLUMNS)
-    .filter(([col, type]) => found.get(col) !== type)
-    .map(([col, type]) => (found.has(col) ? `${col} is ${found.get(col)}, not ${type}` : `no column ${col}`));
 }
