@@ -99,8 +99,11 @@ it('applies a change on every node, and follows a failover over TLS without a re
         last.set(cluster.nodes[i]!.id, `${r.status} ${JSON.stringify(r.json?.nodes ?? r.json)}`);
         return r.status === 200 && r.json?.nodes?.successful === 2;
       },
-      { timeoutMs: 30_000, intervalMs: 200, message: `no change through node ${i} was acked by both nodes after the failover (${[...last].join('; ')}); warnings: ${warnings()}` },
-    );
+      { timeoutMs: 30_000, intervalMs: 200 },
+    ).catch((err: Error) => {
+      // Built at the deadline, not when waitFor is called: the last answers and the warnings then.
+      throw new Error(`no change through node ${i} was acked by both nodes after the failover (${[...last].join('; ')}); warnings: ${warnings()}\n${err.message}`);
+    });
   }
   await inForce('tina', 'tina-pw-4', 'tina-pw-3');
   await waitFor(async () => (await readHealth(cluster.nodes[1]!))?.status === 'UP', { timeoutMs: 15_000, message: 'node 1 not UP after the failover' });
