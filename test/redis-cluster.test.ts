@@ -8,7 +8,7 @@
  */
 import { startCluster, startRedisCluster, waitFor, withConnection, type ClusterHandle, type NodeHandle, type RedisClusterHandle } from '@authcache/testkit';
 import { clusterNames, createCodec, readSeq } from '@authcache/protocol';
-import { readHealth, tryLogin } from './support/faults';
+import { readHealth, trySetPassword, tryLogin } from './support/faults';
 import { createLogger } from '../packages/node/src/log';
 import { Metrics } from '../packages/node/src/metrics';
 import { RedisTransport, ReplicationError } from '../packages/node/src/bus/redis-transport';
@@ -35,20 +35,7 @@ afterAll(async () => {
   await redis?.stop();
 }, 60_000);
 
-async function putPassword(node: NodeHandle, user: string, password: string): Promise<{ status: number; json: any }> {
-  try {
-    const res = await fetch(`${node.url}/v1/roles/${user}`, {
-      method: 'PUT',
-      headers: { authorization: `Bearer ${cluster.token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ password, login: true }),
-      signal: AbortSignal.timeout(5000),
-    });
-    const text = await res.text();
-    return { status: res.status, json: text ? JSON.parse(text) : undefined };
-  } catch (err) {
-    return { status: 0, json: { error: (err as Error).message } };
-  }
-}
+const putPassword = (node: NodeHandle, user: string, password: string) => trySetPassword(node, cluster.token, user, password);
 
 async function converged(timeoutMs = 15_000): Promise<number> {
   return waitFor(

@@ -8,7 +8,7 @@
  * had set must be refused once max staleness has passed since the change that replaced it returned.
  */
 import { startCluster, startSentinel, startTcpProxy, waitFor, type ClusterHandle, type SentinelHandle, type TcpProxy } from '@authcache/testkit';
-import { metric, readHealth, tryLogin, withRedis } from './support/faults';
+import { metric, readHealth, trySetPassword, tryLogin, withRedis } from './support/faults';
 
 const MAX_STALENESS_MS = 3000;
 const NAME = 'lost-tail-suite';
@@ -42,14 +42,8 @@ afterAll(async () => {
 }, 60_000);
 
 async function put(i: number, user: string, password: string): Promise<{ status: number; at: number }> {
-  const res = await fetch(`${cluster.nodes[i]!.url}/v1/roles/${user}`, {
-    method: 'PUT',
-    headers: { authorization: `Bearer ${cluster.token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ password, login: true }),
-    signal: AbortSignal.timeout(5000),
-  }).catch(() => undefined);
-  await res?.text();
-  return { status: res?.status ?? 0, at: Date.now() };
+  const r = await trySetPassword(cluster.nodes[i]!, cluster.token, user, password);
+  return { status: r.status, at: r.returnedAt };
 }
 
 it('a node frozen across the failover flushes the tail the new master lost, and refuses its password', async () => {

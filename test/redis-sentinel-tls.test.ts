@@ -6,7 +6,7 @@
  * (master SIGKILLed) without a restart, still over TLS: changes through each node acked by both.
  */
 import { startCluster, startSentinel, waitFor, withConnection, type ClusterHandle, type NodeHandle, type SentinelHandle } from '@authcache/testkit';
-import { readHealth, tryLogin } from './support/faults';
+import { readHealth, trySetPassword, tryLogin } from './support/faults';
 
 let sentinel: SentinelHandle;
 let cluster: ClusterHandle;
@@ -29,27 +29,8 @@ afterAll(async () => {
 /** The nodes' warnings and errors, for a failure message. */
 const warnings = () => cluster.nodes.map((n) => `${n.id}: ${n.logs().split('\n').filter((l) => /"level":(40|50|60)/.test(l)).slice(-8).join(' | ')}`).join('\n');
 
-async function putRole(node: NodeHandle, user: string, password: string): Promise<{ status: number; json: any }> {
-  const res = await fetch(`${node.url}/v1/roles/${user}`, {
-    method: 'PUT',
-    headers: { authorization: `Bearer ${cluster.token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ password, login: true }),
-    signal: AbortSignal.timeout(5000),
-  });
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : undefined };
-}
-
-async function putPassword(node: NodeHandle, user: string, password: string): Promise<number> {
-  const res = await fetch(`${node.url}/v1/roles/${user}`, {
-    method: 'PUT',
-    headers: { authorization: `Bearer ${cluster.token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ password, login: true }),
-    signal: AbortSignal.timeout(5000),
-  });
-  await res.text();
-  return res.status;
-}
+const putRole = (node: NodeHandle, user: string, password: string) => trySetPassword(node, cluster.token, user, password);
+const putPassword = async (node: NodeHandle, user: string, password: string) => (await putRole(node, user, password)).status;
 
 /** Every node accepts `good` and refuses `bad` for `user` (polled: the answer may be a 503 during a failover). */
 async function inForce(user: string, good: string, bad?: string): Promise<void> {
@@ -95,7 +76,7 @@ it('applies a change on every node, and follows a failover over TLS without a re
   for (const [i, password] of [[0, 'tina-pw-3'], [1, 'tina-pw-4']] as const) {
     await waitFor(
       async () => {
-        const r = await putRole(cluster.nodes[i]!, 'tina', password).catch((e: Error) => ({ status: 0, json: e.message }));
+        const r = await putRole(cluster.nodes[i]!, 'tina', password);
         last.set(cluster.nodes[i]!.id, `${r.status} ${JSON.stringify(r.json?.nodes ?? r.json)}`);
         return r.status === 200 && r.json?.nodes?.successful === 2;
       },

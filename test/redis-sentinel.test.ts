@@ -11,7 +11,7 @@
  * and no revoked password was accepted later than max staleness after its revoking call returned.
  */
 import { startCluster, startSentinel, startTcpProxy, waitFor, type ClusterHandle, type NodeHandle, type SentinelHandle, type TcpProxy } from '@authcache/testkit';
-import { metricOnAll, readHealth, tryLogin, withRedis, type LoginSample } from './support/faults';
+import { metricOnAll, readHealth, trySetPassword, tryLogin, withRedis, type LoginSample } from './support/faults';
 
 const MAX_STALENESS_MS = 3000;
 const USERS = ['ann', 'bob', 'cyd', 'dee'];
@@ -61,18 +61,8 @@ interface Change {
 }
 
 async function change(node: NodeHandle, user: string, password: string): Promise<Change> {
-  const sentAt = Date.now();
-  try {
-    const res = await fetch(`${node.url}/v1/roles/${user}`, {
-      method: 'PUT',
-      headers: { authorization: `Bearer ${cluster.token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ password, login: true }),
-      signal: AbortSignal.timeout(5000),
-    });
-    return { user, password, status: res.status, body: await res.text(), sentAt, returnedAt: Date.now() };
-  } catch (err) {
-    return { user, password, status: 0, body: (err as Error).message, sentAt, returnedAt: Date.now() };
-  }
+  const r = await trySetPassword(node, cluster.token, user, password);
+  return { user, password, status: r.status, body: r.body, sentAt: r.sentAt, returnedAt: r.returnedAt };
 }
 
 it('survives a master SIGKILLed mid-stream: no acknowledged change lost, no revoked password accepted late', async () => {

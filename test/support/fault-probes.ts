@@ -48,6 +48,40 @@ export async function tryLogin(node: NodeHandle, username: string, password: str
   }
 }
 
+export interface PasswordChange {
+  /** 0: no answer (refused, reset, timed out); `body` then says why. */
+  status: number;
+  body: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  json: any;
+  sentAt: number;
+  returnedAt: number;
+}
+
+/** One `PUT /v1/roles/{user}` setting a password (login on) that never throws: failover suites see 503s and dead nodes alike. */
+export async function trySetPassword(node: NodeHandle, token: string, user: string, password: string, timeoutMs = 5000): Promise<PasswordChange> {
+  const sentAt = Date.now();
+  try {
+    const res = await fetch(`${node.url}/v1/roles/${user}`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ password, login: true }),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const body = await res.text();
+    let json: unknown;
+    try {
+      json = body ? JSON.parse(body) : undefined;
+    } catch {
+      json = undefined;
+    }
+    return { status: res.status, body, json, sentAt, returnedAt: Date.now() };
+  } catch (err) {
+    const body = (err as Error).message;
+    return { status: 0, body, json: { error: body }, sentAt, returnedAt: Date.now() };
+  }
+}
+
 export interface HealthReply {
   httpStatus: number;
   status: string;

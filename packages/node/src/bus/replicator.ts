@@ -12,6 +12,7 @@ import type { Codec, ConfigUpdate, Propagation, UnsignedUpdate } from '@authcach
 import type { Metrics } from '../metrics';
 import type { ExpectedMembers } from '../membership';
 import { AckWaits } from './acks';
+import { replyToOrigin, type AckReplyDeps } from './ack-reply';
 import { DurabilityWatch } from './durability';
 import { RecentIds } from './recent-ids';
 import { RejectLog, type Rejection } from './reject-log';
@@ -68,10 +69,12 @@ export class Replicator {
   private tickPending = false;
   private readonly now: () => number;
   private readonly rejects: RejectLog;
+  private readonly replies: AckReplyDeps;
 
   constructor(private readonly o: ReplicatorOptions) {
     this.now = o.now ?? Date.now;
     this.rejects = new RejectLog(o.log, (reason) => o.metrics.busRejected.labels(reason).inc(), this.now);
+    this.replies = { nodeId: o.nodeId, codec: o.codec, transport: o.transport, log: o.log, waits: this.acks };
   }
 
   get appliedSeq(): number {
@@ -288,14 +291,7 @@ export class Replicator {
     if (asOf > this.lastSyncAt) this.lastSyncAt = asOf;
   }
 
-  private async ack(u: ConfigUpdate, ok: boolean, error?: string): Promise<void> {
-    // Our own ack short-circuits: the origin does not need the transport to hear itself.
-    if (u.origin === this.o.nodeId) return this.acks.record(u.id, this.o.nodeId, ok, error);
-    try {
-      const frame = this.o.codec.encodeAck({ update_id: u.id, node: this.o.nodeId, ok, ...(error !== undefined ? { error: error.slice(0, 200) } : {}) });
-      await this.o.transport.sendAck(u.origin, frame);
-    } catch (err) {
-      this.o.log.warn({ err: (err as Error).message, seq: u.seq }, 'could not send ack');
-    }
+  private ack(u: ConfigUpdate, ok: boolean, error?: string): Promise<void> {
+    return replyToOrigin(this.replies, u, ok, error);
   }
 }
