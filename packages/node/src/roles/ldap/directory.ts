@@ -21,6 +21,20 @@ export function isResultError(err: unknown): err is ResultCodeError {
 /** Result codes that say "not now" rather than "no": timeLimitExceeded, adminLimitExceeded, busy, unavailable, other. */
 const TRANSIENT_CODES = new Set([3, 11, 51, 52, 80]);
 
+/** The deadline of an LDAP operation passed before `p` settled. */
+class DeadlinePassed extends Error {}
+
+/** `p`, or a DeadlinePassed rejection once `deadline` (epoch ms, at least `minMs` from now) passes; no timer outlives the race. */
+async function byDeadline<T>(p: Promise<T>, deadline: number, message: string, minMs = 0): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const passed = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new DeadlinePassed(message)), Math.max(minMs, deadline - Date.now()))));
+  try {
+    return await Promise.race([p, passed]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 class Pool {
   private readonly idle: Client[] = [];
   private open = 0;
@@ -47,29 +61,26 @@ class Pool {
     if (this.open < this.size) {
       this.open++;
       const made = this.create();
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), Math.max(0, deadline - Date.now()))));
       try {
         // Opening counts against the operation's timeout: ldapts bounds each step (connect, StartTLS,
         // bind) on its own, so a directory that accepts and never answers would take their sum.
-        const got = await Promise.race([made, late]);
-        if (got !== 'late') return got;
+        return await byDeadline(made, deadline, 'LDAP operation timed out while opening a connection');
       } catch (err) {
-        this.open--;
-        this.wakeOne();
-        throw err;
-      } finally {
-        clearTimeout(timer);
-      }
-      // Still counted open: the connection, if it comes, joins the pool (as a late one in wakeOne).
-      made.then(
-        (c) => this.release(c),
-        () => {
+        if (err instanceof DeadlinePassed) {
+          // Still counted open: the connection, if it comes, joins the pool (as a late one in wakeOne).
+          made.then(
+            (c) => this.release(c),
+            () => {
+              this.open--;
+              this.wakeOne();
+            },
+          );
+        } else {
           this.open--;
           this.wakeOne();
-        },
-      );
-      throw new Error('LDAP operation timed out while opening a connection');
+        }
+        throw err;
+      }
     }
     return new Promise<Client>((resolve, reject) => {
       let settled = false;
@@ -231,12 +242,8 @@ export class Directory {
     } catch (err) {
       throw this.unavailable(err);
     }
-    let timer: NodeJS.Timeout | undefined;
     try {
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`LDAP operation timed out after ${this.cfg.timeoutMs} ms`)), Math.max(1, deadline - Date.now()));
-      });
-      const result = await Promise.race([op(client), timeout]);
+      const result = await byDeadline(op(client), deadline, `LDAP operation timed out after ${this.cfg.timeoutMs} ms`, 1);
       pool.release(client);
       this.markUp();
       return result;
@@ -248,8 +255,6 @@ export class Directory {
       }
       pool.discard(client);
       throw this.unavailable(err);
-    } finally {
-      clearTimeout(timer);
     }
   }
 
