@@ -15,18 +15,32 @@ import type { AuditQuery, AuditSettings } from './audit-query';
  * A write never fails the admin call that caused it: a Redis error is logged and counted, and the
  * entry waits in a small buffer that is retried (the pino line written at the call is the record
  * of last resort when even that overflows).
+ *
+ * Appends are batched: the first entry after a quiet spell goes at once, and what follows within
+ * BATCH_MS of an append goes in the next one, as one script call. A burst of admin calls (a
+ * runbook, a flush loop) then costs Redis and the node one append per window instead of one per
+ * call, which on a busy machine was a third of a flush's round trip (docs/architecture.md,
+ * "Audit and events").
  */
 
-// KEYS: stream. ARGV: max length, max age ms, entry JSON. Answers the new entry's id.
+// KEYS: stream. ARGV: max length, max age ms, then one entry JSON per entry, oldest first.
+// Answers the new entries' ids, in that order.
 const APPEND = `if redis.replicate_commands then redis.replicate_commands() end
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[1], '*', 'e', ARGV[3])
+local ids = {}
+for i = 3, #ARGV do
+  ids[#ids + 1] = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[1], '*', 'e', ARGV[i])
+end
 local t = redis.call('TIME')
 local minid = string.format('%.0f', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - tonumber(ARGV[2]))
 redis.call('XTRIM', KEYS[1], 'MINID', minid)
-return id`;
+return ids`;
 
 /** Entries waiting for Redis at most; beyond that the oldest are dropped (and counted). */
 export const PENDING_MAX = 1000;
+/** An entry waits at most this long for the append that carries it (after a quiet spell it waits not at all). */
+export const BATCH_MS = 20;
+/** Entries in one append at most: bounds the script's run (Redis is single-threaded) and its arguments. */
+export const BATCH_MAX = 100;
 const RETRY_MS = 2000;
 
 export interface AuditLogOptions {
@@ -39,31 +53,34 @@ export interface AuditLogOptions {
 }
 
 type StreamEntry = [id: string, fields: string[]];
-type Append = (key: string, maxLen: string, maxAgeMs: string, json: string) => Promise<unknown>;
+type Append = (key: string, maxLen: string, maxAgeMs: string, ...json: string[]) => Promise<unknown>;
 
 export class AuditLog {
   private readonly pending: AuditEntry[] = [];
   private draining: Promise<void> | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
+  private batchTimer: NodeJS.Timeout | undefined;
+  /** When the last append was sent (performance.now()); the next waits until BATCH_MS after it. */
+  private lastAppendAt = -Infinity;
   private stopped = false;
   private lastErrorLog = -Infinity;
   private readonly append: Append;
 
   constructor(private readonly o: AuditLogOptions) {
-    // One append per admin call: by EVALSHA (ioredis sends the script only after a NOSCRIPT), not
-    // the whole script text with every call (docs/architecture.md, "Audit and events").
+    // By EVALSHA (ioredis sends the script only after a NOSCRIPT), not the whole script text with
+    // every append (docs/architecture.md, "Audit and events").
     if (typeof o.redis.defineCommand === 'function') {
       o.redis.defineCommand('authcacheAuditAppend', { numberOfKeys: 1, lua: APPEND });
       const scripted = o.redis as unknown as { authcacheAuditAppend: Append };
       this.append = (...a) => scripted.authcacheAuditAppend(...a);
     } else {
-      this.append = (key, maxLen, maxAgeMs, json) => o.redis.eval(APPEND, 1, key, maxLen, maxAgeMs, json);
+      this.append = (key, maxLen, maxAgeMs, ...json) => o.redis.eval(APPEND, 1, key, maxLen, maxAgeMs, ...json);
     }
   }
 
   /**
-   * Records one answered admin call: its pino line now, the stream entry asynchronously.
-   * Never throws and never waits: the caller has already answered.
+   * Records one answered admin call: its pino line now, the stream entry asynchronously (within
+   * BATCH_MS). Never throws and never waits: the caller has already answered.
    */
   record(entry: AuditEntry): void {
     const refused = entry.status >= 400;
@@ -74,12 +91,20 @@ export class AuditLog {
       this.o.metrics.dropped.inc();
     }
     this.pending.push(entry);
-    this.drain();
+    this.schedule();
   }
 
-  /** Resolves when every entry recorded so far was written or failed once (tests, shutdown). */
+  /** Resolves when every entry recorded so far was written or failed once (tests, shutdown): a batch still waiting goes now. */
   async settled(): Promise<void> {
-    while (this.draining) await this.draining;
+    for (;;) {
+      if (this.batchTimer) {
+        clearTimeout(this.batchTimer);
+        this.batchTimer = undefined;
+        this.drain();
+      }
+      if (!this.draining) return;
+      await this.draining;
+    }
   }
 
   /** Entries newest first, at or after `sinceMs` (Redis's clock), at most `limit`. */
@@ -108,25 +133,45 @@ export class AuditLog {
     await this.settled();
   }
 
-  private drain(): void {
-    if (this.draining) return;
-    this.draining = this.writePending().finally(() => (this.draining = undefined));
+  /** An append now if the last one is BATCH_MS old, else one when it will be; one at a time. */
+  private schedule(): void {
+    if (this.draining || this.batchTimer || this.pending.length === 0) return;
+    const wait = this.lastAppendAt + BATCH_MS - performance.now();
+    if (wait <= 0) return this.drain();
+    this.batchTimer = setTimeout(() => {
+      this.batchTimer = undefined;
+      this.drain();
+    }, wait);
+    this.batchTimer.unref();
   }
 
-  private async writePending(): Promise<void> {
-    while (this.pending.length > 0) {
-      const entry = this.pending[0]!;
-      try {
-        await this.append(this.o.key, String(this.o.settings.maxLen), String(this.o.settings.maxAgeMs), JSON.stringify(entry));
-      } catch (err) {
-        this.o.metrics.writeErrors.inc();
-        this.logError(err as Error);
-        this.scheduleRetry();
-        return;
-      }
-      this.pending.shift();
-      this.o.metrics.written.inc();
+  private drain(): void {
+    if (this.draining) return;
+    this.draining = this.writeBatch().finally(() => {
+      this.draining = undefined;
+      // Entries that came while it was in flight: the next window's append.
+      if (!this.retryTimer) this.schedule();
+    });
+  }
+
+  private async writeBatch(): Promise<void> {
+    const batch = this.pending.slice(0, BATCH_MAX);
+    if (batch.length === 0) return;
+    this.lastAppendAt = performance.now();
+    try {
+      await this.append(this.o.key, String(this.o.settings.maxLen), String(this.o.settings.maxAgeMs), ...batch.map((e) => JSON.stringify(e)));
+    } catch (err) {
+      this.o.metrics.writeErrors.inc();
+      this.logError(err as Error);
+      this.scheduleRetry();
+      return;
     }
+    // Entries dropped meanwhile (the buffer was full) left from the front: remove what was written by identity.
+    for (const e of batch) {
+      const i = this.pending.indexOf(e);
+      if (i >= 0) this.pending.splice(i, 1);
+    }
+    this.o.metrics.written.inc(batch.length);
   }
 
   private scheduleRetry(): void {
