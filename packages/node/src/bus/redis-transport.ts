@@ -12,6 +12,7 @@ import type { ClusterNames } from '@authcache/protocol';
 import type { Metrics } from '../metrics';
 import { NotDurableError } from './durability';
 import { ROTATE_EPOCH_SCRIPT, publishCall, publishScript } from './publish-script';
+import { ReplyLessPublisher } from './reply-less';
 import { TransportError, type BusTransport, type LogEntry, type Position, type StoreOp, type TransportHandlers } from './transport';
 
 export interface RedisTransportOptions {
@@ -69,6 +70,7 @@ export class RedisTransport implements BusTransport {
   private readonly trackMaster: boolean;
   private readonly minReplicas: number;
   private readonly replicaWaitMs: number;
+  private readonly replyLess: ReplyLessPublisher;
 
   constructor(private readonly o: RedisTransportOptions) {
     this.cmd = o.cmd as Scripted;
@@ -80,6 +82,7 @@ export class RedisTransport implements BusTransport {
     this.cmd.defineCommand('authcachePublish', { lua: publishScript({ sharded: this.sharded, trackMaster: this.trackMaster }) });
     this.cmd.defineCommand('authcacheRotateEpoch', { numberOfKeys: 3, lua: ROTATE_EPOCH_SCRIPT });
     this.ackChannel = o.names.acksFor(o.nodeId);
+    this.replyLess = new ReplyLessPublisher(o.cmd);
   }
 
   async start(h: TransportHandlers): Promise<void> {
@@ -98,6 +101,12 @@ export class RedisTransport implements BusTransport {
     } else {
       this.on(this.o.sub, 'messageBuffer', onMessage);
       await this.o.sub.subscribe(this.o.names.updates, this.ackChannel);
+    }
+    // Acks go reply-less where the connection may (bus/reply-less.ts); asked again on every new connection.
+    if (!this.sharded) {
+      this.on(this.o.cmd, 'close', () => this.replyLess.disable());
+      this.on(this.o.cmd, 'ready', () => void this.replyLess.probe());
+      if (this.o.cmd.status === 'ready') await this.replyLess.probe();
     }
     for (const [name, conn] of [['commands', this.o.cmd], ['subscriber', this.o.sub]] as const) {
       this.on(conn, 'ready', () => {
@@ -218,6 +227,7 @@ export class RedisTransport implements BusTransport {
   async sendAck(origin: string, frame: Buffer): Promise<void> {
     try {
       const channel = this.o.names.acksFor(origin);
+      if (this.replyLess.tryPublish(channel, frame)) return;
       await (this.sharded ? this.o.cmd.spublish(channel, frame) : this.o.cmd.publish(channel, frame));
     } catch (err) {
       throw classify(err);
