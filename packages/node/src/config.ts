@@ -28,6 +28,8 @@ export interface Config {
   ackTimeoutMs: number;
   logMaxLen: number;
   shutdownGraceMs: number;
+  /** How often the event-loop delay metrics sample (prom-client's monitor): a wake-up each time. */
+  metricsEventLoopMs: number;
   throttle: { maxFailuresPerUser: number; maxFailuresPerAddress: number; windowMs: number };
   tls: { cert: string; key: string; ca: string | undefined } | undefined;
   /** Extra TLS material for `rediss://`: a private CA, a client certificate. */
@@ -243,6 +245,7 @@ export function loadConfig(env: Env = process.env): Config {
     ackTimeoutMs: int(env, 'AUTHCACHE_ACK_TIMEOUT_MS', 2000, 10, 60_000),
     logMaxLen: int(env, 'AUTHCACHE_LOG_MAX_LEN', 10_000, 10, 10_000_000),
     shutdownGraceMs: int(env, 'AUTHCACHE_SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
+    metricsEventLoopMs: int(env, 'AUTHCACHE_METRICS_EVENTLOOP_MS', 10, 1, 60_000),
     throttle: {
       maxFailuresPerUser: int(env, 'AUTHCACHE_LOGIN_MAX_FAILURES', 5, 0, 1_000_000),
       maxFailuresPerAddress: int(env, 'AUTHCACHE_LOGIN_MAX_FAILURES_PER_ADDRESS', 50, 0, 1_000_000),

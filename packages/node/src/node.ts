@@ -29,7 +29,7 @@ export type NodeStatus = HealthStatus;
  */
 export class AuthcacheNode {
   readonly names: ClusterNames;
-  readonly metrics = new Metrics();
+  readonly metrics: Metrics;
   readonly redis: Redis;
   private readonly sub: Redis;
   readonly roles: RoleStore;
@@ -52,6 +52,7 @@ export class AuthcacheNode {
   address = '';
 
   constructor(readonly config: Config, readonly log: Logger) {
+    this.metrics = new Metrics({ eventLoopResolutionMs: config.metricsEventLoopMs });
     // Redis topology (docs/architecture.md, "Redis topologies"): a Redis Cluster hash-tags every key.
     const topology = config.redis ?? { mode: 'single', minReplicas: 0, replicaWaitMs: 100 };
     this.names = clusterNames(config.cluster, { hashTag: topology.mode === 'cluster' });

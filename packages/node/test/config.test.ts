@@ -52,6 +52,7 @@ describe('loadConfig', () => {
       backend: { kind: 'redis' },
       logMaxLen: 10_000,
       shutdownGraceMs: 10_000,
+      metricsEventLoopMs: 10,
       throttle: { maxFailuresPerUser: 5, maxFailuresPerAddress: 50, windowMs: 60_000 },
       tls: undefined,
       redis: { mode: 'single', minReplicas: 0, replicaWaitMs: 100 },
@@ -81,6 +82,7 @@ describe('loadConfig', () => {
       AUTHCACHE_ACK_TIMEOUT_MS: '10',
       AUTHCACHE_LOG_MAX_LEN: '10000000',
       AUTHCACHE_SHUTDOWN_GRACE_MS: '0',
+      AUTHCACHE_METRICS_EVENTLOOP_MS: '250',
       AUTHCACHE_LOGIN_MAX_FAILURES: '0',
       AUTHCACHE_LOGIN_MAX_FAILURES_PER_ADDRESS: '7',
       AUTHCACHE_LOGIN_THROTTLE_WINDOW_MS: '1500',
@@ -108,6 +110,7 @@ describe('loadConfig', () => {
       backend: { kind: 'redis' },
       logMaxLen: 10_000_000,
       shutdownGraceMs: 0,
+      metricsEventLoopMs: 250,
       throttle: { maxFailuresPerUser: 0, maxFailuresPerAddress: 7, windowMs: 1500 },
       tls: undefined,
       redis: { mode: 'single', minReplicas: 0, replicaWaitMs: 100 },
@@ -183,6 +186,7 @@ describe('loadConfig', () => {
     ['AUTHCACHE_ACK_TIMEOUT_MS', '9'],
     ['AUTHCACHE_LOG_MAX_LEN', '9'],
     ['AUTHCACHE_SHUTDOWN_GRACE_MS', '600001'],
+    ['AUTHCACHE_METRICS_EVENTLOOP_MS', '0'],
   ])('names %s in the error for %j', (variable, value) => {
     const e = configError({ ...BASE, [variable]: value });
     expect(e.variable).toBe(variable);
