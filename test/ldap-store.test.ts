@@ -212,6 +212,33 @@ describe('LDAP role store: directory down, slow, back', () => {
     }
   });
 
+  test('slapd hung (SIGSTOP) before any connection is open: the start goes on, calls give up within the timeout, then recover', async () => {
+    // A store with no connection yet: the kernel still accepts the TCP connections (slapd's listen
+    // backlog), the binds never answer. A hung directory does not stop the start (the node starts
+    // and answers 503 for what needs it), and no call waits much longer than the timeout for it.
+    // (What ldapts bounds per step already holds here; directory.ts's one deadline over the whole
+    // opening matters where each step is slow but answers, which the unit tests cover.)
+    ldap.pause();
+    const fresh = storeFor(ldap, { AUTHCACHE_LDAP_TIMEOUT_MS: '400', AUTHCACHE_LDAP_POOL_SIZE: '2' }).store;
+    try {
+      const t0 = Date.now();
+      await fresh.start();
+      expect(Date.now() - t0).toBeLessThan(1500);
+      for (const call of [() => fresh.verifyPassword('alice', 'alice-pw'), () => fresh.resolveRoles('bob')]) {
+        const t1 = Date.now();
+        await unavailable(call());
+        expect(Date.now() - t1).toBeLessThan(1500);
+      }
+      expect(fresh.health()).toBe('down');
+      ldap.resume();
+      await waitFor(() => fresh.health() === 'up', { timeoutMs: 5000, message: 'health did not come back' });
+      expect(await fresh.verifyPassword('alice', 'alice-pw')).toBe(true);
+    } finally {
+      ldap.resume();
+      await fresh.stop();
+    }
+  });
+
   test('slapd hung (SIGSTOP): each operation gives up within the timeout; SIGCONT: recovers', async () => {
     ldap.pause();
     try {
