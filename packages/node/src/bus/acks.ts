@@ -18,22 +18,30 @@ export interface AckWaiter {
   /** Members that stopped heartbeating without leaving: reported as failed unless they answer anyway. */
   down: DownMember[];
   results: Map<string, { ok: boolean; error?: string }>;
+  /** Expected members not heard from yet: kept as a count so that each answer costs O(1), not O(members). */
+  missing: number;
   done: () => void;
 }
 
 export function newWaiter(self: string): AckWaiter {
-  return { known: false, expected: new Set([self]), down: [], results: new Map(), done: () => undefined };
+  return { known: false, expected: new Set([self]), down: [], results: new Map(), missing: 1, done: () => undefined };
+}
+
+/** Adds `node` to the members that must answer (an answer it already gave counts). */
+export function expectFrom(w: AckWaiter, node: string): void {
+  if (w.expected.has(node)) return;
+  w.expected.add(node);
+  if (!w.results.has(node)) w.missing++;
 }
 
 /** Complete once every live member answered; down members are not waited for. */
 export function isComplete(w: AckWaiter): boolean {
-  if (!w.known) return false;
-  for (const id of w.expected) if (!w.results.has(id)) return false;
-  return true;
+  return w.known && w.missing === 0;
 }
 
-/** Notes one member's answer; completes the wait when it was the last one missing. */
+/** Notes one member's answer (a repeated one replaces the first); completes the wait when it was the last one missing. */
 export function record(w: AckWaiter, node: string, ok: boolean, error?: string): void {
+  if (!w.results.has(node) && w.expected.has(node)) w.missing--;
   w.results.set(node, { ok, ...(error !== undefined ? { error } : {}) });
   if (isComplete(w)) w.done();
 }
@@ -70,7 +78,7 @@ export class AckWaits {
     let timeout: NodeJS.Timeout | undefined;
     try {
       const { seq, members } = await published();
-      for (const node of members?.live ?? []) w.expected.add(node);
+      for (const node of members?.live ?? []) expectFrom(w, node);
       w.down = (members?.down ?? []).filter((d) => !w.expected.has(d.node));
       w.known = true;
       if (isComplete(w)) w.done();
