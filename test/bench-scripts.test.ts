@@ -35,3 +35,47 @@ it('the flush warm-up waits out a slow improvement and stops once the latency is
   expect(out.first).toBeGreaterThan(2.9);
   expect(out.last).toBe(1.2);
 });
+
+it("the flush bench's raw HTTP client reads split and back-to-back answers on one connection, and refuses a chunked one", () => {
+  // A server that answers the first request in three writes (status line, headers, body), keeps
+  // the connection, and answers the third chunked; the client must see one connection throughout.
+  const script = `
+    import { createServer } from 'node:net';
+    import { rawClient } from './scripts/bench/lib/raw-http.mjs';
+    let connections = 0;
+    let n = 0;
+    const server = createServer((s) => {
+      connections++;
+      s.on('data', async () => {
+        n++;
+        const body = JSON.stringify({ n });
+        const head = 'HTTP/1.1 200 OK\\r\\nContent-Length: ' + body.length + '\\r\\n\\r\\n';
+        if (n === 1) {
+          s.write(head.slice(0, 9));
+          await new Promise((r) => setTimeout(r, 20));
+          s.write(head.slice(9));
+          await new Promise((r) => setTimeout(r, 20));
+          s.write(body);
+        } else if (n === 2) s.write('HTTP/1.1 503 Service Unavailable\\r\\ncontent-length: ' + body.length + '\\r\\n\\r\\n' + body);
+        else s.write('HTTP/1.1 200 OK\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n2\\r\\n{}\\r\\n0\\r\\n\\r\\n');
+      });
+    });
+    await new Promise((r) => server.listen(0, '127.0.0.1', r));
+    const client = await rawClient('http://127.0.0.1:' + server.address().port);
+    const send = client.prepare('DELETE', '/v1/cache', { authorization: 'Bearer x' });
+    const a = await send();
+    const b = await send();
+    const c = await send().then(() => 'answered', (e) => e.message);
+    client.close();
+    server.close();
+    console.log(JSON.stringify({ a: [a.status, a.body, a.ms > 0], b: [b.status, b.body], c, connections }));
+  `;
+  const r = node(['--input-type=module', '-e', script]);
+  expect(r.stderr).toBe('');
+  expect(JSON.parse(r.stdout)).toEqual({
+    a: [200, '{"n":1}', true],
+    b: [503, '{"n":2}'],
+    c: expect.stringMatching(/without content-length/),
+    connections: 1,
+  });
+});

@@ -1,7 +1,6 @@
 import { Redis } from '../lib/deps.mjs';
 import { figure } from '../lib/figures.mjs';
 import { flushLoop, pingLoop } from '../lib/flush.mjs';
-import { keepAliveAgent } from '../lib/http.mjs';
 import { profileFromHere, startBenchCluster } from '../lib/nodes.mjs';
 import { summarize } from '../lib/stats.mjs';
 
@@ -21,7 +20,6 @@ export default {
     for (const size of SIZES) {
       ctx.progress.update(`starting ${size} nodes`);
       const cluster = await startBenchCluster(ctx, this.name, size, {}, (n) => ctx.progress.update(`started ${n}/${size} nodes`));
-      const agent = keepAliveAgent(1);
       const redis = new Redis(ctx.redis.url, { lazyConnect: true });
       try {
         await redis.connect();
@@ -31,7 +29,6 @@ export default {
         const { histogram: flush, partial, warmup } = await flushLoop({
           cluster,
           size,
-          agent,
           calls,
           steady: ctx.quick ? QUICK_STEADY : STEADY,
           onMeasured: () => profileFromHere(ctx, cluster.nodes),
@@ -63,7 +60,6 @@ export default {
         );
       } finally {
         redis.disconnect();
-        agent.destroy();
         ctx.progress.update(`stopping ${size} nodes`);
         await cluster.stop();
       }

@@ -6,8 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import { Redis } from '../lib/deps.mjs';
 import { figure } from '../lib/figures.mjs';
-import { flushLoop, pingLoop, pubsubLoop } from '../lib/flush.mjs';
-import { keepAliveAgent } from '../lib/http.mjs';
+import { bareHttpLoop, flushLoop, pingLoop, pubsubLoop } from '../lib/flush.mjs';
 import { scrape } from '../lib/metrics.mjs';
 import { profileFromHere, startBenchCluster } from '../lib/nodes.mjs';
 import { round, summarize } from '../lib/stats.mjs';
@@ -42,7 +41,6 @@ export default {
     for (const size of sizes) {
       ctx.progress.update(`starting ${size} nodes`);
       const cluster = await startBenchCluster(ctx, this.name, size, NODE_ENV, (n) => ctx.progress.update(`started ${n}/${size} nodes`));
-      const agent = keepAliveAgent(1);
       const redis = new Redis(ctx.redis.url, { lazyConnect: true });
       try {
         await redis.connect();
@@ -53,10 +51,9 @@ export default {
         // Background: heartbeats and anti-entropy of `size` nodes over as long as the flushes take.
         let before;
         let t0;
-        const { histogram: flush, partial, warmup } = await flushLoop({
+        const { histogram: flush, partial, warmup, answer } = await flushLoop({
           cluster,
           size,
-          agent,
           calls,
           steady: ctx.quick ? QUICK_STEADY : STEADY,
           onMeasured: async () => {
@@ -68,6 +65,8 @@ export default {
         });
         const busyMs = performance.now() - t0;
         const during = diff(await commandStats(redis), before);
+        ctx.progress.update(`${size} nodes: a bare HTTP server answering the same JSON`);
+        const bareHttp = await bareHttpLoop(answer, calls, PING_WARMUP);
         ctx.progress.update(`${size} nodes: measuring the background for ${Math.round(busyMs)} ms`);
         const idleFrom = await commandStats(redis);
         await pause(busyMs);
@@ -85,11 +84,12 @@ export default {
         const f = summarize(flush);
         const p = summarize(ping);
         const o = summarize(oneWay);
+        const h = summarize(bareHttp);
         const rssMean = rss.reduce((a, b) => a + b, 0) / rss.length / MIB;
         ctx.progress.note(
-          `${size} nodes: flush p50 ${f.p50_ms} ms, p99 ${f.p99_ms} ms, first 100 after start p50 ${warmup.window_p50_ms[0]} ms, warm after ${warmup.calls}${warmup.settled ? '' : ' (not settled)'} (PING p50 ${p.p50_ms} ms, one-way pub/sub to ${size} p50 ${o.p50_ms} ms); ${round(commands, 1)} Redis commands per update ${JSON.stringify(perUpdate)}; RSS mean ${rssMean.toFixed(1)} MiB, max ${(Math.max(...rss) / MIB).toFixed(1)} MiB`,
+          `${size} nodes: flush p50 ${f.p50_ms} ms, p99 ${f.p99_ms} ms, first 100 after start p50 ${warmup.window_p50_ms[0]} ms, warm after ${warmup.calls}${warmup.settled ? '' : ' (not settled)'} (PING p50 ${p.p50_ms} ms, bare HTTP p50 ${h.p50_ms} ms, one-way pub/sub to ${size} p50 ${o.p50_ms} ms); ${round(commands, 1)} Redis commands per update ${JSON.stringify(perUpdate)}; RSS mean ${rssMean.toFixed(1)} MiB, max ${(Math.max(...rss) / MIB).toFixed(1)} MiB`,
         );
-        details.sizes[size] = { flush: f, warmup, ping: p, one_way_pubsub: o, not_fully_acked: partial, commands_per_update: perUpdate, background_commands_per_s: perSecond(idle, busyMs), rss_bytes: rss };
+        details.sizes[size] = { flush: f, warmup, ping: p, bare_http: h, one_way_pubsub: o, not_fully_acked: partial, commands_per_update: perUpdate, background_commands_per_s: perSecond(idle, busyMs), rss_bytes: rss };
         const target = size === 3 ? 0.6 : size === 32 ? 8 : null;
         figures.push(
           figure({
@@ -115,13 +115,19 @@ export default {
             unit: 'ms',
             baseline: { name: `one-way pub/sub to ${size} (BentoCache-style, no acks)`, value: o.p50_ms, unit: 'ms' },
           }),
+          figure({
+            id: `many_${size}_flush_vs_http`,
+            name: `flush round trip p50, ${size} nodes, against a bare HTTP exchange`,
+            value: f.p50_ms,
+            unit: 'ms',
+            baseline: { name: 'bare node:http answering the same JSON, same client', value: h.p50_ms, unit: 'ms' },
+          }),
           figure({ id: `many_${size}_fully_acked`, name: `flushes acked by all ${size} nodes`, value: (100 * (calls - partial)) / calls, unit: '%', target: { on: 'value', op: '>=', value: 100, unit: '%', text: '100 %' } }),
           figure({ id: `many_${size}_commands`, name: `Redis commands per update, ${size} nodes`, value: commands, unit: 'commands', ratio: commands / size }),
           figure({ id: `many_${size}_rss`, name: `RSS per node (mean), ${size} nodes`, value: rssMean, unit: 'MiB', baseline: { name: 'largest node', value: Math.max(...rss) / MIB, unit: 'MiB' }, ratio: null }),
         );
       } finally {
         redis.disconnect();
-        agent.destroy();
         ctx.progress.update(`stopping ${size} nodes`);
         await cluster.stop();
       }

@@ -5,36 +5,46 @@
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import { Redis } from './deps.mjs';
-import { json } from './http.mjs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startBaselineServer } from './baseline-process.mjs';
+import { rawClient } from './raw-http.mjs';
 import { admin } from './nodes.mjs';
 import { latencyHistogram, recordMs } from './stats.mjs';
 
 /**
- * Warm-up until steady, then `calls` measured flushes of the whole cluster through its first node.
+ * Warm-up until steady, then `calls` measured flushes of the whole cluster through its first node,
+ * on one keep-alive connection of the raw client (raw-http.mjs).
  * `onMeasured()` runs between the two (e.g. to restart the profilers). Resolves { histogram, partial,
- * warmup }: `partial` counts the measured calls that did not report all `size` nodes applied;
- * `warmup` is what warmUntilSteady saw. A status other than 200 throws.
+ * warmup, answer }: `partial` counts the measured calls that did not report all `size` nodes
+ * applied; `warmup` is what warmUntilSteady saw; `answer` is the last body. A status other than 200 throws.
  */
-export async function flushLoop({ cluster, size, agent, calls, steady = {}, onMeasured, onProgress }) {
-  const url = `${cluster.nodes[0].url}/v1/cache`;
-  const headers = admin(cluster);
-  const once = async () => {
-    const r = await json(url, { method: 'DELETE', headers, agent });
-    if (r.status !== 200) throw new Error(`DELETE /v1/cache: HTTP ${r.status} ${r.body.slice(0, 300)}`);
-    const nodes = r.json?.nodes;
-    return { ms: r.ms, full: Boolean(nodes && nodes.total === size && nodes.failed === 0 && nodes.successful === size) };
-  };
-  const warmup = await warmUntilSteady(async () => (await once()).ms, { ...steady, onProgress: (i) => onProgress?.(i, 'warm-up') });
-  await onMeasured?.();
-  const histogram = latencyHistogram();
-  let partial = 0;
-  for (let i = 0; i < calls; i++) {
-    const r = await once();
-    if (!r.full) partial++;
-    recordMs(histogram, r.ms);
-    if (i % 10 === 0) onProgress?.(i, 'measured');
+export async function flushLoop({ cluster, size, calls, steady = {}, onMeasured, onProgress }) {
+  const client = await rawClient(cluster.nodes[0].url);
+  try {
+    const send = client.prepare('DELETE', '/v1/cache', admin(cluster));
+    let answer = '';
+    const once = async () => {
+      const r = await send();
+      if (r.status !== 200) throw new Error(`DELETE /v1/cache: HTTP ${r.status} ${r.body.slice(0, 300)}`);
+      answer = r.body;
+      const nodes = JSON.parse(r.body).nodes;
+      return { ms: r.ms, full: Boolean(nodes && nodes.total === size && nodes.failed === 0 && nodes.successful === size) };
+    };
+    const warmup = await warmUntilSteady(async () => (await once()).ms, { ...steady, onProgress: (i) => onProgress?.(i, 'warm-up') });
+    await onMeasured?.();
+    const histogram = latencyHistogram();
+    let partial = 0;
+    for (let i = 0; i < calls; i++) {
+      const r = await once();
+      if (!r.full) partial++;
+      recordMs(histogram, r.ms);
+      if (i % 10 === 0) onProgress?.(i, 'measured');
+    }
+    return { histogram, partial, warmup, answer };
+  } finally {
+    client.close();
   }
-  return { histogram, partial, warmup };
 }
 
 /**
@@ -68,6 +78,28 @@ export async function warmUntilSteady(once, { window = 100, lookback = 10, minCa
     }
   }
   return { calls, ms: Math.round(performance.now() - started), settled, window_p50_ms: medians };
+}
+
+/**
+ * `calls` sequential DELETEs (after `warmup`) on the same raw client against a bare node:http server
+ * that answers `answer` (bare-answer-server.mjs): the HTTP part of an admin call, before any work.
+ */
+export async function bareHttpLoop(answer, calls, warmup) {
+  const server = await startBaselineServer(join(dirname(fileURLToPath(import.meta.url)), 'bare-answer-server.mjs'), { BARE_ANSWER: answer }, 'the bare HTTP server');
+  const client = await rawClient(server.url);
+  try {
+    const send = client.prepare('DELETE', '/v1/cache');
+    const histogram = latencyHistogram();
+    for (let i = 0; i < warmup + calls; i++) {
+      const r = await send();
+      if (r.status !== 200) throw new Error(`bare HTTP server: HTTP ${r.status}`);
+      if (i >= warmup) recordMs(histogram, r.ms);
+    }
+    return histogram;
+  } finally {
+    client.close();
+    await server.stop();
+  }
 }
 
 /** `calls` sequential PINGs (after `warmup`) on `redis`: one round trip to Redis, the physical floor. */
