@@ -12,6 +12,7 @@ import { createLogger } from '../packages/node/src/log';
 import { Metrics } from '../packages/node/src/metrics';
 import { RedisTransport, classify } from '../packages/node/src/bus/redis-transport';
 import { TransportError } from '../packages/node/src/bus/transport';
+import { versionKey } from '../packages/node/src/membership/scripts';
 
 let redis: RedisHandle;
 let cmd: Redis;
@@ -46,7 +47,7 @@ it('publishes with every kind of op in one step, and writes the seq into the fra
   const gone = `${names.cluster}:gone`;
   await probe.set(gone, 'x');
   const before = await transport.position();
-  const seq = await transport.publish(frame('ops'), [
+  const { seq } = await transport.publish(frame('ops'), [
     { op: 'expect', key: h, exists: false },
     { op: 'hset', key: h, fields: { a: '1', b: '2', c: '3' } },
     { op: 'hdel', key: h, fields: ['b'] },
@@ -78,9 +79,18 @@ it('writes nothing and takes no seq when a guard does not hold', async () => {
   expect(await transport.position()).toEqual(before);
 });
 
+it('answers the members version with the seq, read in the same step (empty when none was ever set)', async () => {
+  const key = versionKey(names.members);
+  await probe.del(key);
+  const none = await transport.publish(frame('v0'), []);
+  await probe.set(key, 'v-after-a-join');
+  const set = await transport.publish(frame('v1'), []);
+  expect([none.membersVersion, set.membersVersion, set.seq]).toEqual(['', 'v-after-a-join', none.seq + 1]);
+});
+
 it('reads the log by seq, skipping what is not there', async () => {
-  const a = await transport.publish(frame('l1'), []);
-  const b = await transport.publish(frame('l2'), []);
+  const { seq: a } = await transport.publish(frame('l1'), []);
+  const { seq: b } = await transport.publish(frame('l2'), []);
   await probe.xdel(names.log, `${a}-0`);
   expect((await transport.readLog(a, b)).map((e) => e.seq)).toEqual([b]);
   expect(await transport.readLog(b + 1, b)).toEqual([]);

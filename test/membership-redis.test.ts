@@ -172,6 +172,28 @@ it('expected() reads the whole hash again only when the members version changed 
   expect(await version()).not.toBe(v1);
 });
 
+it('expected(version) takes the members version a publish read: no GET when it matches the last read, a new read when it does not', async () => {
+  const names = fresh();
+  const a = member(names, 'a', { heartbeatMs: 60_000 });
+  const b = member(names, 'b');
+  await start(a, b);
+  const conn = a.conn as unknown as { authcacheMemberRead: () => Promise<unknown>; get: () => Promise<unknown> };
+  const reads = jest.spyOn(conn, 'authcacheMemberRead');
+  const gets = jest.spyOn(conn, 'get');
+  expect((await a.m.expected()).live).toEqual(['a', 'b']);
+  expect([reads.mock.calls.length, gets.mock.calls.length]).toEqual([1, 0]);
+  const current = (await a.conn.get(versionKey(names.members))) as string;
+  gets.mockClear();
+  expect((await a.m.expected(current)).live).toEqual(['a', 'b']);
+  expect([reads.mock.calls.length, gets.mock.calls.length]).toEqual([1, 0]);
+  // A version the node has not read (a join it has not seen): the whole hash again, still no GET.
+  expect((await a.m.expected('a version from after a join')).live).toEqual(['a', 'b']);
+  expect([reads.mock.calls.length, gets.mock.calls.length]).toEqual([2, 0]);
+  // Without one (a transport that keeps none), the membership asks Redis itself.
+  expect((await a.m.expected()).live).toEqual(['a', 'b']);
+  expect(gets).toHaveBeenCalledTimes(1);
+});
+
 it('remove(): unknown id, a live member refused, a silent one removed at once', async () => {
   const names = fresh();
   const a = member(names, 'a');

@@ -31,7 +31,7 @@ function harness(): { names: ClusterNames; cmd: Redis; sub: Redis; transport: Re
   const publish = async (ops: StoreOp[]) => {
     published.push(ops);
     const frame = codec.encode({ kind: 'flush_users', id: randomBytes(8).toString('hex'), origin: 'contract', ts: Date.now(), body: { usernames: ['x'] } });
-    return propagation(await transport.publish(frame, ops));
+    return propagation((await transport.publish(frame, ops)).seq);
   };
   return { names, cmd, sub, transport, publish, published };
 }

@@ -100,7 +100,7 @@ it('the transport on a Redis Cluster: sharded broadcast, the log, and WAIT for t
     await one.t.start({ onUpdate: (f) => void received.push(f), onAck: () => undefined, onReconnect: () => undefined });
     const pos = await one.t.position();
     // The shard has one replica: WAIT 1 confirms it.
-    const seq = await one.t.publish(frame('a'), []);
+    const { seq } = await one.t.publish(frame('a'), []);
     expect(seq).toBe(pos.seq + 1);
     expect((await one.t.readLog(seq, seq)).map((e) => readSeq(e.frame))).toEqual([seq]);
     await waitFor(() => received.some((f) => readSeq(f) === seq), { timeoutMs: 5000, message: 'the sharded broadcast did not arrive' });

@@ -10,5 +10,5 @@ export type { RoleStore } from './roles/role-store';
 // The propagation seam, for other transports and the in-memory one of @authcache/testkit (docs/architecture.md, "Adding a transport").
 export { Replicator, type Change, type ReplicatorOptions, type ReplicatorMetrics, type StartPosition } from './bus/replicator';
 export { NotDurableError } from './bus/durability';
-export { TransportError, type BusTransport, type StoreOp, type Position, type LogEntry, type TransportFailure, type TransportHandlers } from './bus/transport';
+export { TransportError, type BusTransport, type StoreOp, type Position, type LogEntry, type Published, type TransportFailure, type TransportHandlers } from './bus/transport';
 export type { ExpectedMembers } from './membership';

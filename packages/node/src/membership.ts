@@ -143,13 +143,14 @@ export class Membership {
   /**
    * The members an update published now must hear from, and the silent ones it reports as down.
    * Read per update, but the whole hash only when the members version changed (a join, leave, return
-   * or removal) or the last read is a heartbeat old; otherwise one GET, sent before the publish on the
-   * same connection, confirms the last read still stands (docs/architecture.md, Membership).
+   * or removal) or the last read is a heartbeat old. `known` is the members version the publish read
+   * in its own atomic step (bus/publish-script.ts); without it one GET confirms the last read still
+   * stands (docs/architecture.md, Membership).
    */
-  async expected(): Promise<ExpectedMembers> {
+  async expected(known?: string): Promise<ExpectedMembers> {
     const s = this.snapshot;
-    if (s && this.scripts.version && this.now() - s.at < this.o.config.heartbeatMs) {
-      const version = await this.scripts.version();
+    if (s && (known !== undefined || this.scripts.version) && this.now() - s.at < this.o.config.heartbeatMs) {
+      const version = known ?? (await this.scripts.version!());
       if (version === s.version && version !== '') return expectedOf(s.members, this.now() - s.at);
     }
     return expectedOf((await this.view()).members);

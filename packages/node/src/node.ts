@@ -11,7 +11,6 @@ import { Passwords } from './roles/passwords';
 import { createRoleStore } from './roles/backends';
 import type { RoleStore } from './roles/role-store';
 import { RedisTransport, Replicator } from './bus/bus';
-import { corked } from './bus/cork';
 import { Membership } from './membership';
 import { unavailable } from './errors';
 import { Admin } from './admin';
@@ -115,8 +114,7 @@ export class AuthcacheNode {
       heartbeatMs: config.heartbeatMs,
       apply: (u) => this.apply(u),
       resync: (reason) => this.resync(reason),
-      members: () => this.membership.expected(),
-      batch: (send) => corked(cmd, send),
+      members: (version) => this.membership.expected(version),
     });
     this.metrics.addCacheStats(() => this.cacheStats() as unknown as Record<string, Record<string, number>>);
   }

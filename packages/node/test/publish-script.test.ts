@@ -3,13 +3,18 @@ import { PUBLISH_SCRIPT, publishCall } from '../src/bus/publish-script';
 import { settingsOps } from '../src/bus/settings-ops';
 
 const names = clusterNames('c');
-const fixed = { seq: names.seq, log: names.log, epoch: names.epoch };
+const membersVersion = `${names.members}:version`;
+const fixed = { seq: names.seq, log: names.log, epoch: names.epoch, membersVersion };
 
 describe('the publish script', () => {
   it('takes the seq field from the codec layout', () => {
     expect(PUBLISH_SCRIPT).toContain(`string.sub(ARGV[1], 1, ${FRAME_SEQ_OFFSET})`);
     expect(PUBLISH_SCRIPT).toContain(`string.sub(ARGV[1], ${FRAME_SEQ_OFFSET + FRAME_SEQ_BYTES + 1})`);
     expect(PUBLISH_SCRIPT).toContain(`for j = ${FRAME_SEQ_BYTES}, 1, -1 do`);
+  });
+
+  it('answers the members version of KEYS[4] with the seq, read after the broadcast in the same step', () => {
+    expect(PUBLISH_SCRIPT).toContain("return { seq, redis.call('GET', KEYS[4]) or '' }");
   });
 
   it('checks every guard before the first write', () => {
@@ -23,7 +28,7 @@ describe('publishCall', () => {
   const frame = Buffer.from('frame');
 
   it('passes the fixed keys and arguments first', () => {
-    expect(publishCall(fixed, frame, 100, names.updates, 'e', [])).toEqual({ keys: [names.seq, names.log, names.epoch], args: [frame, 100, names.updates, 'e'] });
+    expect(publishCall(fixed, frame, 100, names.updates, 'e', [])).toEqual({ keys: [names.seq, names.log, names.epoch, membersVersion], args: [frame, 100, names.updates, 'e'] });
   });
 
   it('gives each op its name, the index of its key (one per distinct key) and its arguments', () => {
@@ -36,8 +41,8 @@ describe('publishCall', () => {
       { op: 'srem', key: 'k2', members: ['m', 'n'] },
       { op: 'expect', key: 'k4', exists: false },
     ]);
-    expect(call.keys).toEqual([names.seq, names.log, names.epoch, 'k1', 'k2', 'k3', 'k4']);
-    expect(call.args.slice(4)).toEqual(['expect', 4, 1, '1', 'hset', 4, 4, 'a', '1', 'b', '2', 'hdel', 5, 1, 'x', 'del', 6, 0, 'sadd', 5, 1, 'm', 'srem', 5, 2, 'm', 'n', 'expect', 7, 1, '0']);
+    expect(call.keys).toEqual([names.seq, names.log, names.epoch, membersVersion, 'k1', 'k2', 'k3', 'k4']);
+    expect(call.args.slice(4)).toEqual(['expect', 5, 1, '1', 'hset', 5, 4, 'a', '1', 'b', '2', 'hdel', 6, 1, 'x', 'del', 7, 0, 'sadd', 6, 1, 'm', 'srem', 6, 2, 'm', 'n', 'expect', 8, 1, '0']);
   });
 
   it('passes a value guard as field, presence and value; the script checks it with the other guards', () => {
@@ -45,7 +50,7 @@ describe('publishCall', () => {
       { op: 'expect_field', key: 'k1', field: 'f', value: '["A"]' },
       { op: 'expect_field', key: 'k1', field: 'g', value: null },
     ]);
-    expect(call.args.slice(4)).toEqual(['expect_field', 4, 3, 'f', '1', '["A"]', 'expect_field', 4, 3, 'g', '0', '']);
+    expect(call.args.slice(4)).toEqual(['expect_field', 5, 3, 'f', '1', '["A"]', 'expect_field', 5, 3, 'g', '0', '']);
     expect(PUBLISH_SCRIPT.indexOf("'expect_field'")).toBeLessThan(PUBLISH_SCRIPT.indexOf("'INCR'"));
   });
 
@@ -56,7 +61,7 @@ describe('publishCall', () => {
       { op: 'sadd', key: 'k', members: [] },
     ]);
     expect(call.args).toHaveLength(4);
-    expect(call.keys).toHaveLength(3);
+    expect(call.keys).toHaveLength(4);
   });
 });
 

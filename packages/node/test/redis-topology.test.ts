@@ -41,15 +41,16 @@ describe('publish script variants', () => {
     const track = lua.indexOf("redis.call('INFO', 'server')");
     expect(track).toBeGreaterThan(lua.indexOf("'expect'"));
     expect(track).toBeLessThan(lua.indexOf("'INCR'"));
-    expect(lua).toContain("redis.call('GET', KEYS[4]) ~= run");
+    expect(lua).toContain("redis.call('GET', KEYS[5]) ~= run");
     expect(ROTATE_EPOCH_SCRIPT).toContain("redis.call('SET', KEYS[3], run)");
   });
 
-  it('passes the epoch master as KEYS[4], before the keys of the ops', () => {
+  it('passes the epoch master as KEYS[5], after the members version and before the keys of the ops', () => {
     const n = clusterNames('c');
-    const call = publishCall({ seq: n.seq, log: n.log, epoch: n.epoch, epochMaster: n.epochMaster }, Buffer.from('f'), 10, n.updates, 'e', [{ op: 'del', key: 'k' }]);
-    expect(call.keys).toEqual([n.seq, n.log, n.epoch, n.epochMaster, 'k']);
-    expect(call.args.slice(4)).toEqual(['del', 5, 0]);
+    const membersVersion = `${n.members}:version`;
+    const call = publishCall({ seq: n.seq, log: n.log, epoch: n.epoch, membersVersion, epochMaster: n.epochMaster }, Buffer.from('f'), 10, n.updates, 'e', [{ op: 'del', key: 'k' }]);
+    expect(call.keys).toEqual([n.seq, n.log, n.epoch, membersVersion, n.epochMaster, 'k']);
+    expect(call.args.slice(4)).toEqual(['del', 6, 0]);
   });
 });
 

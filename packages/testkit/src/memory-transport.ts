@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { FRAME_SEQ_OFFSET, withSeq } from '@authcache/protocol';
-import { NotDurableError, TransportError, type BusTransport, type LogEntry, type Position, type StoreOp, type TransportHandlers } from '@authcache/node';
+import { NotDurableError, TransportError, type BusTransport, type LogEntry, type Position, type Published, type StoreOp, type TransportHandlers } from '@authcache/node';
 
 /** mulberry32: small, seeded, good enough to pick faults. */
 export function seededRandom(seed: number): () => number {
@@ -171,7 +171,8 @@ export class MemoryTransport implements BusTransport {
     return pos;
   }
 
-  async publish(frame: Buffer, ops: readonly StoreOp[]): Promise<number> {
+  /** Keeps no members version: the membership reads its own (BusTransport.publish). */
+  async publish(frame: Buffer, ops: readonly StoreOp[]): Promise<Published> {
     await this.command();
     const r = this.store.publish(frame, ops);
     if (typeof r !== 'number') throw new TransportError('guard', `guard on ${r.guard}`, r.guard);
@@ -183,7 +184,7 @@ export class MemoryTransport implements BusTransport {
       this.notDurableNext = false;
       throw new NotDurableError(r, 0, 1);
     }
-    return r;
+    return { seq: r };
   }
 
   async readLog(from: number, to: number): Promise<LogEntry[]> {

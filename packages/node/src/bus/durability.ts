@@ -9,7 +9,7 @@
  * replicas confirmed, and every node's result.
  */
 import type { Propagation } from '@authcache/protocol';
-import { TransportError } from './transport';
+import { TransportError, type Published } from './transport';
 
 export class NotDurableError extends TransportError {
   constructor(
@@ -43,14 +43,17 @@ export function notDurableMessage(e: Pick<NotDurableError, 'seq' | 'replicated' 
 export class DurabilityWatch {
   private failure: NotDurableError | undefined;
 
-  /** The seq `publish` assigned, also when it was not confirmed durable (noted, for settle). */
-  async seqOf(publish: () => Promise<number>): Promise<number> {
+  /**
+   * What `publish` answered, also when it was not confirmed durable (noted, for settle; then
+   * without the members version, which the membership reads itself).
+   */
+  async published(publish: () => Promise<Published>): Promise<Published> {
     try {
       return await publish();
     } catch (err) {
       if (!(err instanceof NotDurableError)) throw err;
       this.failure = err;
-      return err.seq;
+      return { seq: err.seq };
     }
   }
 

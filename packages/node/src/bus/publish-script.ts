@@ -5,9 +5,11 @@
  * of the seq come from the codec's constants: the script is generated from them, so the frame
  * layout is known in one place only.
  *
- * KEYS: seq, log, epoch, [epoch master,] then the keys the ops touch
+ * KEYS: seq, log, epoch, members version, [epoch master,] then the keys the ops touch
  * ARGV: frame, log max length, channel, fresh epoch, then per op: name, key index, n, n arguments
- * Returns the seq, or {'guard', key} when an `expect` op did not hold (nothing written).
+ * Returns {seq, members version or ''}, or {'guard', key} when an `expect` op did not hold (nothing
+ * written). The members version is read here, at the instant of the broadcast, so that the origin
+ * needs no command of its own to know whom to wait for (docs/architecture.md, "Membership").
  *
  * Two variants (docs/architecture.md, "Redis topologies"): on a Redis Cluster the broadcast is
  * SPUBLISH, so that it stays on the shard of the cluster's hash tag; where the master can change
@@ -28,7 +30,7 @@ if (FRAME_SEQ_OFFSET + FRAME_SEQ_BYTES > FRAME_HEADER_BYTES) throw new Error('co
 export interface ScriptVariant {
   /** SPUBLISH (Redis Cluster sharded pub/sub) instead of PUBLISH. */
   sharded: boolean;
-  /** KEYS[4] holds the run_id of the master the epoch belongs to; another master starts a new epoch. */
+  /** KEYS[5] holds the run_id of the master the epoch belongs to; another master starts a new epoch. */
   trackMaster: boolean;
 }
 
@@ -38,13 +40,13 @@ export interface ScriptVariant {
  */
 export const RUN_ID_LUA = `string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')`;
 
-/** Lua, KEYS[3] epoch, KEYS[4] its master, ARGV[4] a fresh epoch: a new master starts a new epoch. */
+/** Lua, KEYS[3] epoch, KEYS[5] its master, ARGV[4] a fresh epoch: a new master starts a new epoch. */
 const TRACK_MASTER = `
 if redis.replicate_commands then redis.replicate_commands() end
 local run = ${RUN_ID_LUA}
-if redis.call('GET', KEYS[4]) ~= run then
+if redis.call('GET', KEYS[5]) ~= run then
   redis.call('SET', KEYS[3], ARGV[4])
-  redis.call('SET', KEYS[4], run)
+  redis.call('SET', KEYS[5], run)
 end`;
 
 export function publishScript(v: ScriptVariant): string {
@@ -115,7 +117,7 @@ if type(ok) == 'table' and ok.err then
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], id, 'm', frame)
 end
 redis.call('PUBLISH', ARGV[3], frame)
-return seq
+return { seq, redis.call('GET', KEYS[4]) or '' }
 `;
 
 export interface ScriptCall {
@@ -127,9 +129,16 @@ export interface ScriptCall {
  * The KEYS and ARGV of one publish. Ops that would write nothing (an hset of no field) are left
  * out, since Redis refuses them and the script would stop half way.
  */
-export function publishCall(fixed: { seq: string; log: string; epoch: string; epochMaster?: string }, frame: Buffer, logMaxLen: number, channel: string, freshEpoch: string, ops: readonly StoreOp[]): ScriptCall {
-  const keys = [fixed.seq, fixed.log, fixed.epoch];
-  // The tracked variant reads KEYS[4]: it comes before the ops' keys.
+export function publishCall(
+  fixed: { seq: string; log: string; epoch: string; membersVersion: string; epochMaster?: string },
+  frame: Buffer,
+  logMaxLen: number,
+  channel: string,
+  freshEpoch: string,
+  ops: readonly StoreOp[],
+): ScriptCall {
+  const keys = [fixed.seq, fixed.log, fixed.epoch, fixed.membersVersion];
+  // The tracked variant reads KEYS[5]: it comes before the ops' keys.
   if (fixed.epochMaster !== undefined) keys.push(fixed.epochMaster);
   const index = new Map<string, number>();
   const keyIndex = (key: string): number => {

@@ -12,8 +12,9 @@ import type { ClusterNames } from '@authcache/protocol';
 import type { Metrics } from '../metrics';
 import { NotDurableError } from './durability';
 import { ROTATE_EPOCH_SCRIPT, publishCall, publishScript } from './publish-script';
+import { versionKey } from '../membership/scripts';
 import { ReplyLessPublisher } from './reply-less';
-import { TransportError, type BusTransport, type LogEntry, type Position, type StoreOp, type TransportHandlers } from './transport';
+import { TransportError, type BusTransport, type LogEntry, type Position, type Published, type StoreOp, type TransportHandlers } from './transport';
 
 export interface RedisTransportOptions {
   /** Commands: fails fast while disconnected (no offline queue), 1 s timeout (see redis.ts). */
@@ -39,7 +40,7 @@ export interface RedisTransportOptions {
 export { NotDurableError as ReplicationError } from './durability';
 
 type Scripted = Redis & {
-  authcachePublish(...args: Array<string | Buffer | number>): Promise<number | string[]>;
+  authcachePublish(...args: Array<string | Buffer | number>): Promise<PublishReply>;
   authcacheRotateEpoch(seq: string, epoch: string, master: string, fresh: string): Promise<[string, string]>;
 };
 
@@ -167,19 +168,19 @@ export class RedisTransport implements BusTransport {
     }
   }
 
-  async publish(frame: Buffer, ops: readonly StoreOp[]): Promise<number> {
+  async publish(frame: Buffer, ops: readonly StoreOp[]): Promise<Published> {
     if (!this.isReady()) throw new TransportError('not_applied', `redis is not connected (${this.o.cmd.status})`);
     const n = this.o.names;
-    const fixed = { seq: n.seq, log: n.log, epoch: n.epoch, ...(this.trackMaster ? { epochMaster: n.epochMaster } : {}) };
+    const fixed = { seq: n.seq, log: n.log, epoch: n.epoch, membersVersion: versionKey(n.members), ...(this.trackMaster ? { epochMaster: n.epochMaster } : {}) };
     const call = publishCall(fixed, frame, this.o.logMaxLen, n.updates, randomUUID(), ops);
     if (this.minReplicas > 0) return this.publishAndWait(call.keys, call.args);
-    let reply: number | string[];
+    let reply: PublishReply;
     try {
       reply = await this.cmd.authcachePublish(call.keys.length, ...call.keys, ...call.args);
     } catch (err) {
       throw classify(err);
     }
-    return seqOf(reply);
+    return publishedOf(reply);
   }
 
   /**
@@ -188,7 +189,7 @@ export class RedisTransport implements BusTransport {
    * takes the keyless WAIT to the shard of the slot. Fewer than required: a NotDurableError, thrown after the publish
    * (bus/durability.ts), so that the replicator still collects the acks.
    */
-  private async publishAndWait(keys: string[], args: Array<string | Buffer | number>): Promise<number> {
+  private async publishAndWait(keys: string[], args: Array<string | Buffer | number>): Promise<Published> {
     let res: Array<[Error | null, unknown]> | null;
     try {
       const p = this.cmd.pipeline() as unknown as { authcachePublish(...a: unknown[]): unknown; call(...a: unknown[]): unknown; exec(): Promise<Array<[Error | null, unknown]> | null> };
@@ -200,11 +201,11 @@ export class RedisTransport implements BusTransport {
     }
     const [published, waited] = res ?? [];
     if (!published || published[0]) throw classify(published?.[0] ?? new Error('no reply to the publish'));
-    const seq = seqOf(published[1] as number | string[]);
+    const out = publishedOf(published[1] as PublishReply);
     // The write is in: a failed WAIT says nothing of the replicas, so the outcome is unknown.
     const replicated = waited && !waited[0] ? Number(waited[1]) : 0;
-    if (replicated < this.minReplicas) throw new NotDurableError(seq, replicated, this.minReplicas);
-    return seq;
+    if (replicated < this.minReplicas) throw new NotDurableError(out.seq, replicated, this.minReplicas);
+    return out;
   }
 
   async readLog(from: number, to: number): Promise<LogEntry[]> {
@@ -241,7 +242,10 @@ export class RedisTransport implements BusTransport {
   }
 }
 
-function seqOf(reply: number | string[]): number {
-  if (Array.isArray(reply)) throw new TransportError('guard', `guard on ${String(reply[1])} did not hold: nothing written`, String(reply[1]));
-  return Number(reply);
+/** The publish script's answer: {seq, members version} or {'guard', key} (bus/publish-script.ts). */
+type PublishReply = [number, string] | ['guard', string];
+
+function publishedOf(reply: PublishReply): Published {
+  if (reply[0] === 'guard') throw new TransportError('guard', `guard on ${String(reply[1])} did not hold: nothing written`, String(reply[1]));
+  return { seq: Number(reply[0]), membersVersion: String(reply[1]) };
 }

@@ -43,10 +43,11 @@ export interface ReplicatorOptions {
   apply(update: ConfigUpdate): void;
   /** Brings the node back to a state it can trust after updates were lost: flush all, reload settings. */
   resync(reason: 'gap' | 'reset' | 'apply_failed'): Promise<void>;
-  /** The members expected to acknowledge an update, read while it is published. */
-  members(): Promise<ExpectedMembers>;
-  /** Wraps the sending of a publish's commands (the members read, the publish): the node sends them in one write (bus/cork.ts). */
-  batch?: <T>(send: () => T) => T;
+  /**
+   * The members expected to acknowledge an update, asked once it is published: with the members
+   * version the publish read at the same instant, when the transport keeps one.
+   */
+  members(version?: string): Promise<ExpectedMembers>;
   now?: () => number;
 }
 
@@ -118,10 +119,11 @@ export class Replicator {
     const frame = this.o.codec.encode(full);
     // Published but not confirmed by enough replicas: the nodes apply it all the same, so its 504 reports their acks (bus/durability.ts).
     const durability = new DurabilityWatch();
-    const p = await (this.o.batch ?? ((send) => send()))(() => {
-      // Read concurrently with the publish: no extra round trip.
-      const members = this.o.members().catch(() => undefined);
-      return this.acks.collect(full.id, this.o.nodeId, this.o.ackTimeoutMs, async () => ({ seq: await durability.seqOf(() => this.o.transport.publish(frame, ops)), members: await members }));
+    // The publish goes out first, alone: the members version comes back with it, so nothing is sent
+    // before it and nothing is read after it unless the members changed (docs/architecture.md, "Membership").
+    const p = await this.acks.collect(full.id, this.o.nodeId, this.o.ackTimeoutMs, async () => {
+      const published = await durability.published(() => this.o.transport.publish(frame, ops));
+      return { seq: published.seq, members: await this.o.members(published.membersVersion).catch(() => undefined) };
     });
     return durability.settle(p);
   }

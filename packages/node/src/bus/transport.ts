@@ -59,6 +59,18 @@ export interface TransportHandlers {
   onReconnect(): void;
 }
 
+/** What a publish answers: the seq it assigned, and the members version at the same instant. */
+export interface Published {
+  seq: number;
+  /**
+   * The members version read inside the publish's atomic step ('' when none was ever set), where
+   * the store keeps one: the origin then knows, without a command of its own, whether the members
+   * it holds are still whom to wait for (docs/architecture.md, "Membership"). Undefined: the
+   * transport keeps none, and the membership reads it.
+   */
+  membersVersion?: string;
+}
+
 export interface BusTransport {
   /** Connects and subscribes; handlers may be called from then on. */
   start(handlers: TransportHandlers): Promise<void>;
@@ -72,10 +84,10 @@ export interface BusTransport {
   position(): Promise<Position>;
   /**
    * Atomically: check the guards, assign the next seq, write it into the frame's header, apply
-   * `ops`, append the frame to the log and broadcast it. Resolves to the seq assigned; rejects
-   * with a TransportError.
+   * `ops`, append the frame to the log and broadcast it. Resolves to the seq assigned (and the
+   * members version, where kept); rejects with a TransportError.
    */
-  publish(frame: Buffer, ops: readonly StoreOp[]): Promise<number>;
+  publish(frame: Buffer, ops: readonly StoreOp[]): Promise<Published>;
   /** Entries of the log with seq in [from, to], in seq order (some may be missing: pruned). */
   readLog(from: number, to: number): Promise<LogEntry[]>;
   /** Sends an ack frame to the member that published the update. */
