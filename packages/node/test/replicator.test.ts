@@ -181,6 +181,51 @@ describe('acks', () => {
     expect(p.failures).toEqual([{ node: 'c', reason: 'timeout' }]);
   });
 
+  it('sends an ack that could not be sent again once the transport reconnects, while the origin still waits', async () => {
+    c = await startCluster({ ids: ['a', 'b'], ackTimeoutMs: 1000 });
+    const [a, b] = c.replicas;
+    // b receives the update, but its command connection is down when it acks ("Stream isn't writeable").
+    const send = b!.transport.sendAck.bind(b!.transport);
+    let down = true;
+    b!.transport.sendAck = async (origin, frame) => {
+      if (down) throw new TransportError('not_applied', "Stream isn't writeable and enableOfflineQueue options is false");
+      return send(origin, frame);
+    };
+    const p = a!.replicator.publish(flushUser('x'));
+    await advance(100);
+    expect(names(b!)).toEqual(['x']);
+    down = false;
+    b!.transport.heal();
+    await advance(100);
+    expect((await p).nodes).toEqual({ total: 2, successful: 2, failed: 0 });
+  });
+
+  it('does not send again an ack its origin no longer waits for, nor one that may have been sent', async () => {
+    c = await startCluster({ ids: ['a', 'b'], ackTimeoutMs: 200 });
+    const [a, b] = c.replicas;
+    const sent: string[] = [];
+    let failure: 'not_applied' | 'unknown' = 'not_applied';
+    b!.transport.sendAck = async (origin) => {
+      sent.push(`${origin} ${failure}`);
+      throw new TransportError(failure, 'down');
+    };
+    const first = a!.replicator.publish(flushUser('late'));
+    await advance(300);
+    expect((await first).failures).toEqual([{ node: 'b', reason: 'timeout' }]);
+    // Past the ack timeout: the kept ack is dropped, not sent, on reconnect.
+    b!.transport.heal();
+    await advance(50);
+    expect(sent).toEqual(['a not_applied']);
+    // A failure that may have reached Redis ('unknown') is not kept at all.
+    failure = 'unknown';
+    const second = a!.replicator.publish(flushUser('maybe'));
+    await advance(50);
+    b!.transport.heal();
+    await advance(300);
+    await second;
+    expect(sent).toEqual(['a not_applied', 'a unknown']);
+  });
+
   it('reports members that stopped heartbeating without leaving as down, in total and failed', async () => {
     c = await startCluster({ ids: ['a', 'b'], members: () => ({ live: ['a', 'b'], down: [{ node: 'z', last_seen_ms: 4200 }] }) });
     const [a] = c.replicas;

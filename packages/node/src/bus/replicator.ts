@@ -12,7 +12,7 @@ import type { Codec, ConfigUpdate, Propagation, UnsignedUpdate } from '@authcach
 import type { Metrics } from '../metrics';
 import type { ExpectedMembers } from '../membership';
 import { AckWaits } from './acks';
-import { replyToOrigin, type AckReplyDeps } from './ack-reply';
+import { replyToOrigin, resendUnsent, UnsentAcks, type AckReplyDeps } from './ack-reply';
 import { DurabilityWatch } from './durability';
 import { RecentIds } from './recent-ids';
 import { RejectLog, type Rejection } from './reject-log';
@@ -75,7 +75,9 @@ export class Replicator {
   constructor(private readonly o: ReplicatorOptions) {
     this.now = o.now ?? Date.now;
     this.rejects = new RejectLog(o.log, (reason) => o.metrics.busRejected.labels(reason).inc(), this.now);
-    this.replies = { nodeId: o.nodeId, codec: o.codec, transport: o.transport, log: o.log, waits: this.acks };
+    // An unsent ack is worth sending while its origin waits: at most the ack timeout.
+    const unsent = new UnsentAcks(o.ackTimeoutMs, this.now);
+    this.replies = { nodeId: o.nodeId, codec: o.codec, transport: o.transport, log: o.log, waits: this.acks, unsent, now: this.now };
   }
 
   get appliedSeq(): number {
@@ -92,7 +94,10 @@ export class Replicator {
     await this.o.transport.start({
       onUpdate: (frame) => this.onUpdate(frame),
       onAck: (frame) => this.onAck(frame),
-      onReconnect: () => void this.tick(),
+      onReconnect: () => {
+        void resendUnsent(this.replies);
+        void this.tick();
+      },
     });
   }
 
