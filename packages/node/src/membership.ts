@@ -70,6 +70,8 @@ export class Membership {
   private readonly decoded = new Map<string, { value: string; d: Decoded }>();
   /** The last members read and its members version, reused by expected() while neither aged nor changed. */
   private snapshot: { members: Judged[]; version: string; at: number } | undefined;
+  /** The last members read, versioned or not: what expected() falls back to when the store cannot be read. */
+  private lastRead: { members: Judged[]; at: number } | undefined;
 
   constructor(private readonly o: MembershipOptions) {
     this.now = o.now ?? (() => performance.now());
@@ -145,15 +147,24 @@ export class Membership {
    * Read per update, but the whole hash only when the members version changed (a join, leave, return
    * or removal) or the last read is a heartbeat old. `known` is the members version the publish read
    * in its own atomic step (bus/publish-script.ts); without it one GET confirms the last read still
-   * stands (docs/architecture.md, Membership).
+   * stands (docs/architecture.md, Membership). When the store cannot be read (a reconnect, a
+   * failover), the last read stands in, however old: without it the update would be answered as
+   * acknowledged by this node alone, `total: 1`.
    */
   async expected(known?: string): Promise<ExpectedMembers> {
     const s = this.snapshot;
-    if (s && (known !== undefined || this.scripts.version) && this.now() - s.at < this.o.config.heartbeatMs) {
-      const version = known ?? (await this.scripts.version!());
-      if (version === s.version && version !== '') return expectedOf(s.members, this.now() - s.at);
+    try {
+      if (s && (known !== undefined || this.scripts.version) && this.now() - s.at < this.o.config.heartbeatMs) {
+        const version = known ?? (await this.scripts.version!());
+        if (version === s.version && version !== '') return expectedOf(s.members, this.now() - s.at);
+      }
+      return expectedOf((await this.view()).members);
+    } catch (err) {
+      const last = this.lastRead;
+      if (!last) throw err;
+      this.o.log.debug({ err: (err as Error).message, read_ms_ago: this.now() - last.at }, 'members not readable: waiting for the members of the last read');
+      return expectedOf(last.members, this.now() - last.at);
     }
-    return expectedOf((await this.view()).members);
   }
 
   /** Operator removal of a member that is DOWN (silent or departed), as nodetool removenode. */
@@ -227,6 +238,7 @@ export class Membership {
       );
     }
     members.sort((a, b) => a.id.localeCompare(b.id));
+    this.lastRead = { members, at };
     if (snap.version) this.snapshot = { members, version: snap.version, at };
     return { redisNowMs: snap.redisNowMs, clusterSeq: snap.clusterSeq, members, rejects, raw: snap.raw };
   }

@@ -188,6 +188,21 @@ describe('Membership on an in-memory store', () => {
     await expect(a.m.list()).rejects.toThrow('store unreachable');
   });
 
+  it('expected() falls back to the last members read when the store cannot be read, and rejects without one', async () => {
+    const store = new MemoryStore();
+    const a = node(store, 'a');
+    const b = node(store, 'b');
+    const fresh = node(store, 'c');
+    await Promise.all([a.beat(), b.beat()]);
+    expect((await a.m.expected()).live).toEqual(['a', 'b']);
+    store.failing = true;
+    // A read a heartbeat old or a new version would be read again: it fails, the last read stands in.
+    store.t += 60_000;
+    expect((await a.m.expected('a version never read')).live).toEqual(['a', 'b']);
+    expect((await a.m.expected()).live).toEqual(['a', 'b']);
+    await expect(fresh.m.expected()).rejects.toThrow('store unreachable');
+  });
+
   it('a node that never joined leaves nothing behind on stop', async () => {
     const store = new MemoryStore();
     const a = node(store, 'a');
