@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { ClusterNames, NodeInfo } from '@authcache/protocol';
 import type { Config } from './config';
 import { HeartbeatCodec, sameText, secretMarker, type Decoded, type Heartbeat, type HeartbeatContent } from './membership/heartbeat-codec';
-import { downAfterMs, expectedOf, judge, othersPresent, rejectForgettable, rulesFor, type ExpectedMembers, type Judged, type LivenessRules } from './membership/liveness';
+import { downAfterMs, expectedOf, judge, vanished, othersPresent, rejectForgettable, rulesFor, type ExpectedMembers, type Judged, type LivenessRules } from './membership/liveness';
 import { MembershipScripts, type MemberStore } from './membership/scripts';
 
 export type { ExpectedMembers, Heartbeat, HeartbeatContent };
@@ -72,6 +72,8 @@ export class Membership {
   private snapshot: { members: Judged[]; version: string; at: number } | undefined;
   /** The last members read, versioned or not: what expected() falls back to when the store cannot be read. */
   private lastRead: { members: Judged[]; at: number } | undefined;
+  /** Members last seen UP, and when (local time): who is still waited for should Redis lose the hash (liveness.ts, vanished). */
+  private readonly lastUp = new Map<string, number>();
 
   constructor(private readonly o: MembershipOptions) {
     this.now = o.now ?? (() => performance.now());
@@ -158,7 +160,12 @@ export class Membership {
         const version = known ?? (await this.scripts.version!());
         if (version === s.version && version !== '') return expectedOf(s.members, this.now() - s.at);
       }
-      return expectedOf((await this.view()).members);
+      const v = await this.view();
+      const e = expectedOf(v.members);
+      const lost = vanished(this.lastUp, new Set(v.raw.keys()), this.now(), this.rules);
+      if (lost.length === 0) return e;
+      this.o.log.warn({ members: lost }, 'members UP a moment ago are missing from redis (it lost its state?): still waiting for them');
+      return { ...e, live: [...e.live, ...lost].sort() };
     } catch (err) {
       const last = this.lastRead;
       if (!last) throw err;
@@ -239,6 +246,11 @@ export class Membership {
     }
     members.sort((a, b) => a.id.localeCompare(b.id));
     this.lastRead = { members, at };
+    for (const m of members) {
+      if (m.state === 'up') this.lastUp.set(m.id, at - m.ageMs);
+      else this.lastUp.delete(m.id);
+    }
+    for (const [id, seenAt] of this.lastUp) if (at - seenAt >= this.rules.downAfterMs) this.lastUp.delete(id);
     if (snap.version) this.snapshot = { members, version: snap.version, at };
     return { redisNowMs: snap.redisNowMs, clusterSeq: snap.clusterSeq, members, rejects, raw: snap.raw };
   }

@@ -4,7 +4,7 @@
  */
 
 import type { Decoded, StoredHeartbeat } from '../src/membership/heartbeat-codec';
-import { downAfterMs, expectedOf, judge, othersPresent, redisTimeMs, rejectForgettable, rulesFor } from '../src/membership/liveness';
+import { downAfterMs, expectedOf, judge, othersPresent, redisTimeMs, rejectForgettable, rulesFor, vanished } from '../src/membership/liveness';
 
 const HEARTBEAT_MS = 1000;
 const rules = rulesFor(HEARTBEAT_MS, 600_000);
@@ -78,5 +78,21 @@ describe('liveness rules', () => {
       expect(rejectForgettable(reject('x', 599_999), NOW, rules)).toBe(false);
       expect(rejectForgettable(reject('x', undefined), NOW, rules)).toBe(false);
     });
+  });
+});
+
+describe('vanished', () => {
+  const rules = { downAfterMs: 3500, forgetMs: 600_000 };
+  it('names the members last seen UP that the read no longer returns, until they would be DOWN', () => {
+    const lastUp = new Map([
+      ['a', 10_000],
+      ['b', 9_000],
+      ['c', 6_000],
+    ]);
+    expect(vanished(lastUp, new Set(['a']), 9_000, rules)).toEqual(['b', 'c']);
+    // c was last UP 3.6 s ago: it would be DOWN by now; b at 3.6 s too, later.
+    expect(vanished(lastUp, new Set(['a']), 9_600, rules)).toEqual(['b']);
+    expect(vanished(lastUp, new Set(['a']), 12_600, rules)).toEqual([]);
+    expect(vanished(lastUp, new Set(['a', 'b', 'c']), 10_000, rules)).toEqual([]);
   });
 });

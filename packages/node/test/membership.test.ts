@@ -203,6 +203,42 @@ describe('Membership on an in-memory store', () => {
     await expect(fresh.m.expected()).rejects.toThrow('store unreachable');
   });
 
+  it('a member UP a moment ago and gone from the hash (Redis lost its state) is still waited for, until it would be DOWN', async () => {
+    const store = new MemoryStore();
+    let t = 0;
+    const a = node(store, 'a', { now: () => t });
+    const b = node(store, 'b');
+    await Promise.all([a.beat(), b.beat()]);
+    expect((await a.m.expected()).live).toEqual(['a', 'b']);
+    // Redis restarts empty; only a has beaten since.
+    store.entries.clear();
+    await a.beat();
+    t += HEARTBEAT_MS;
+    store.t += HEARTBEAT_MS;
+    expect(await a.m.expected('after the restart')).toEqual({ live: ['a', 'b'], down: [] });
+    expect(a.log.warn).toHaveBeenCalledWith({ members: ['b'] }, expect.stringContaining('missing from redis'));
+    // b never comes back: once it would be DOWN, it is no longer waited for.
+    t += DOWN_AFTER_MS;
+    store.t += DOWN_AFTER_MS;
+    await a.beat();
+    expect(await a.m.expected('later')).toEqual({ live: ['a'], down: [] });
+  });
+
+  it('a member removed while DOWN is not taken for one Redis lost', async () => {
+    const store = new MemoryStore();
+    let t = 0;
+    const a = node(store, 'a', { now: () => t });
+    const c = node(store, 'c');
+    await Promise.all([a.beat(), c.beat()]);
+    expect((await a.m.expected()).live).toEqual(['a', 'c']);
+    t += DOWN_AFTER_MS;
+    store.t += DOWN_AFTER_MS;
+    await a.beat();
+    expect(await a.m.expected('c silent')).toEqual({ live: ['a'], down: [{ node: 'c', last_seen_ms: DOWN_AFTER_MS }] });
+    expect(await a.m.remove('c')).toBe('removed');
+    expect(await a.m.expected('c removed')).toEqual({ live: ['a'], down: [] });
+  });
+
   it('a node that never joined leaves nothing behind on stop', async () => {
     const store = new MemoryStore();
     const a = node(store, 'a');

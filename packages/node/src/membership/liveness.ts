@@ -64,6 +64,19 @@ export function expectedOf(members: readonly Judged[], sinceReadMs = 0): Expecte
 }
 
 /**
+ * Members UP at an earlier read and missing from the hash now (`present`: every id the read
+ * returned), with no leave or removal seen. Neither happens to an UP member — a leave keeps its
+ * entry, marked; a removal or a forget needs it DOWN first — so Redis lost its state (a restart
+ * without persistence, a failover to an empty replica), not the members. They are still waited
+ * for until they would have gone DOWN (`lastUp`: id → local time it was last known UP), and their
+ * next heartbeat writes them back; without this an admin call in that heartbeat answered for
+ * the origin alone.
+ */
+export function vanished(lastUp: ReadonlyMap<string, number>, present: ReadonlySet<string>, nowMs: number, rules: LivenessRules): string[] {
+  return [...lastUp].filter(([id, at]) => !present.has(id) && nowMs - at < rules.downAfterMs).map(([id]) => id);
+}
+
+/**
  * Whether some other process is heartbeating now. A fresh heartbeat that fails its signature counts
  * too: this node cannot tell whether its own secret or the other's is wrong, and "not alone" is the
  * side that deletes nothing.
