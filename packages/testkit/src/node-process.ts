@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { track } from './child-reaper';
 import { freePort, portInUse } from './free-port';
-import { httpStatus } from './health';
+import { healthyAs } from './health';
 import { OutputCapture } from './output-capture';
 import { defaultNodeEntry } from './repo-root';
 import { waitFor } from './wait-for';
@@ -83,9 +83,26 @@ interface Run {
   code: number | null;
 }
 
-/** Start `node packages/node/dist/main.js` and (by default) wait until GET /health answers 200. */
+/** Attempts at a free port before giving up, when the port is ours to choose. */
+const PORT_ATTEMPTS = 3;
+
+/**
+ * Start `node packages/node/dist/main.js` and (by default) wait until GET /health answers 200.
+ * freePort() only finds a port free at that moment: another suite's process can bind it before
+ * the node does, which then exits with EADDRINUSE. With no port given, another is tried.
+ */
 export async function startNode(opts: NodeOptions): Promise<NodeHandle> {
-  const port = opts.port ?? (await freePort());
+  if (opts.port !== undefined) return startNodeOn(opts, opts.port);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startNodeOn(opts, await freePort());
+    } catch (err) {
+      if (attempt >= PORT_ATTEMPTS || !/EADDRINUSE/.test((err as Error).message)) throw err;
+    }
+  }
+}
+
+async function startNodeOn(opts: NodeOptions, port: number): Promise<NodeHandle> {
   const id = opts.id ?? `node-${port}`;
   // Whoever already holds the port would answer GET /health in the node's place.
   const ensurePortFree = async () => {
@@ -129,7 +146,7 @@ export async function startNode(opts: NodeOptions): Promise<NodeHandle> {
     const gone = new AbortController();
     void run.exited.then(() => gone.abort(new Error('exited')));
     try {
-      await waitFor(async () => (await httpStatus(`${url}/health`, 2000)) === 200, {
+      await waitFor(() => healthyAs(url, id, 2000), {
         timeoutMs: healthTimeoutMs,
         intervalMs: 50,
         message: `node ${id} did not answer GET ${url}/health with 200`,
