@@ -16,72 +16,62 @@ const MAX_ACK_ERROR = 200;
 /** Unsent acks kept at most: beyond, the oldest go (their origins are the likeliest to have stopped waiting). */
 const MAX_UNSENT = 256;
 
-interface Unsent {
-  origin: string;
-  frame: Buffer;
-  seq: number;
-  at: number;
-}
-
-/** Acks never sent, kept for the next reconnect; one older than `keepMs` is no longer waited for. */
-export class UnsentAcks {
-  private items: Unsent[] = [];
-
-  constructor(
-    private readonly keepMs: number,
-    private readonly now: () => number,
-  ) {}
-
-  get size(): number {
-    return this.items.length;
-  }
-
-  add(item: Unsent): void {
-    if (this.items.length >= MAX_UNSENT) this.items.shift();
-    this.items.push(item);
-  }
-
-  /** Empties the list; answers the acks still worth sending. */
-  take(): Unsent[] {
-    const cutoff = this.now() - this.keepMs;
-    const out = this.items.filter((i) => i.at >= cutoff);
-    this.items = [];
-    return out;
-  }
-}
-
-export interface AckReplyDeps {
+export interface AckRepliesOptions {
   nodeId: string;
   codec: Codec;
   transport: Pick<BusTransport, 'sendAck'>;
   log: Logger;
+  /** This node's own open waits: its answer to itself goes there. */
   waits: AckWaits;
-  unsent: UnsentAcks;
+  /** How long an origin waits for acks: an unsent ack older than this is not sent again. */
+  ackTimeoutMs: number;
   now: () => number;
 }
 
-export async function replyToOrigin(d: AckReplyDeps, u: ConfigUpdate, ok: boolean, error?: string): Promise<void> {
-  if (u.origin === d.nodeId) return d.waits.record(u.id, d.nodeId, ok, error);
-  let frame: Buffer;
-  try {
-    frame = d.codec.encodeAck({ update_id: u.id, node: d.nodeId, ok, ...(error !== undefined ? { error: error.slice(0, MAX_ACK_ERROR) } : {}) });
-  } catch (err) {
-    return d.log.warn({ err: (err as Error).message, seq: u.seq }, 'could not sign ack');
+interface Unsent {
+  origin: string;
+  frame: Buffer;
+  seq: number;
+  /** When its send first failed. */
+  at: number;
+}
+
+export class AckReplies {
+  private unsent: Unsent[] = [];
+
+  constructor(private readonly o: AckRepliesOptions) {}
+
+  /** Answers the origin of `u`: applied (`ok`) or not, with the error. */
+  async reply(u: ConfigUpdate, ok: boolean, error?: string): Promise<void> {
+    const o = this.o;
+    if (u.origin === o.nodeId) return o.waits.record(u.id, o.nodeId, ok, error);
+    let frame: Buffer;
+    try {
+      frame = o.codec.encodeAck({ update_id: u.id, node: o.nodeId, ok, ...(error !== undefined ? { error: error.slice(0, MAX_ACK_ERROR) } : {}) });
+    } catch (err) {
+      return o.log.warn({ err: (err as Error).message, seq: u.seq }, 'could not sign ack');
+    }
+    await this.send(u.origin, frame, u.seq);
   }
-  await send(d, { origin: u.origin, frame, seq: u.seq, at: d.now() });
-}
 
-/** Sends again what could not be sent before (the transport reconnected). */
-export async function resendUnsent(d: AckReplyDeps): Promise<void> {
-  for (const item of d.unsent.take()) await send(d, item);
-}
+  /** Sends again what could not be sent before (the transport reconnected), if still waited for. */
+  async resend(): Promise<void> {
+    const cutoff = this.o.now() - this.o.ackTimeoutMs;
+    const due = this.unsent.filter((i) => i.at >= cutoff);
+    this.unsent = [];
+    for (const i of due) await this.send(i.origin, i.frame, i.seq, i.at);
+  }
 
-async function send(d: AckReplyDeps, item: Unsent): Promise<void> {
-  try {
-    await d.transport.sendAck(item.origin, item.frame);
-  } catch (err) {
-    const neverSent = err instanceof TransportError && err.failure === 'not_applied';
-    if (neverSent) d.unsent.add(item);
-    d.log.warn({ err: (err as Error).message, seq: item.seq, kept: neverSent }, neverSent ? 'could not send ack: kept, sent again on reconnect' : 'could not send ack');
+  private async send(origin: string, frame: Buffer, seq: number, failedAt?: number): Promise<void> {
+    try {
+      await this.o.transport.sendAck(origin, frame);
+    } catch (err) {
+      const neverSent = err instanceof TransportError && err.failure === 'not_applied';
+      if (neverSent) {
+        if (this.unsent.length >= MAX_UNSENT) this.unsent.shift();
+        this.unsent.push({ origin, frame, seq, at: failedAt ?? this.o.now() });
+      }
+      this.o.log.warn({ err: (err as Error).message, seq, kept: neverSent }, neverSent ? 'could not send ack: kept, sent again on reconnect' : 'could not send ack');
+    }
   }
 }

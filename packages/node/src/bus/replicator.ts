@@ -12,7 +12,7 @@ import type { Codec, ConfigUpdate, Propagation, UnsignedUpdate } from '@authcach
 import type { Metrics } from '../metrics';
 import type { ExpectedMembers } from '../membership';
 import { AckWaits } from './acks';
-import { replyToOrigin, resendUnsent, UnsentAcks, type AckReplyDeps } from './ack-reply';
+import { AckReplies } from './ack-reply';
 import { DurabilityWatch } from './durability';
 import { RecentIds } from './recent-ids';
 import { RejectLog, type Rejection } from './reject-log';
@@ -70,14 +70,12 @@ export class Replicator {
   private tickPending = false;
   private readonly now: () => number;
   private readonly rejects: RejectLog;
-  private readonly replies: AckReplyDeps;
+  private readonly replies: AckReplies;
 
   constructor(private readonly o: ReplicatorOptions) {
     this.now = o.now ?? Date.now;
     this.rejects = new RejectLog(o.log, (reason) => o.metrics.busRejected.labels(reason).inc(), this.now);
-    // An unsent ack is worth sending while its origin waits: at most the ack timeout.
-    const unsent = new UnsentAcks(o.ackTimeoutMs, this.now);
-    this.replies = { nodeId: o.nodeId, codec: o.codec, transport: o.transport, log: o.log, waits: this.acks, unsent, now: this.now };
+    this.replies = new AckReplies({ nodeId: o.nodeId, codec: o.codec, transport: o.transport, log: o.log, waits: this.acks, ackTimeoutMs: o.ackTimeoutMs, now: this.now });
   }
 
   get appliedSeq(): number {
@@ -95,7 +93,7 @@ export class Replicator {
       onUpdate: (frame) => this.onUpdate(frame),
       onAck: (frame) => this.onAck(frame),
       onReconnect: () => {
-        void resendUnsent(this.replies);
+        void this.replies.resend();
         void this.tick();
       },
     });
@@ -199,7 +197,7 @@ export class Replicator {
     const now = decide(this.applied, u.seq);
     if (now.action === 'apply') await this.applyOne(u, true);
     // Acked again only if applied here: one covered by a flush, or of another epoch, is not confirmed.
-    else if (now.action === 'duplicate' && this.seenIds.has(u.id)) await this.ack(u, true);
+    else if (now.action === 'duplicate' && this.seenIds.has(u.id)) await this.replies.reply(u, true);
   }
 
   private async applyOne(u: ConfigUpdate, ack: boolean): Promise<void> {
@@ -221,7 +219,7 @@ export class Replicator {
     }
     this.advance(u.seq);
     this.o.log.debug({ seq: u.seq, kind: u.kind, origin: u.origin }, 'update applied');
-    if (ack) await this.ack(u, error === undefined, error);
+    if (ack) await this.replies.reply(u, error === undefined, error);
   }
 
   /** Reads (applied, target] from the log and applies it as planCatchUp says, or flushes when the log lost part of it. */
@@ -296,9 +294,5 @@ export class Replicator {
 
   private confirm(asOf: number): void {
     if (asOf > this.lastSyncAt) this.lastSyncAt = asOf;
-  }
-
-  private ack(u: ConfigUpdate, ok: boolean, error?: string): Promise<void> {
-    return replyToOrigin(this.replies, u, ok, error);
   }
 }
