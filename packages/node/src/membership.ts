@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { ClusterNames, NodeInfo } from '@authcache/protocol';
 import type { Config } from './config';
 import { HeartbeatCodec, sameText, secretMarker, type Decoded, type Heartbeat, type HeartbeatContent } from './membership/heartbeat-codec';
-import { downAfterMs, expectedOf, judge, vanished, othersPresent, rejectForgettable, rulesFor, type ExpectedMembers, type Judged, type LivenessRules } from './membership/liveness';
+import { downAfterMs, expectedOf, judge, noteUp, vanished, othersPresent, rejectForgettable, rulesFor, type ExpectedMembers, type Judged, type LivenessRules } from './membership/liveness';
 import { MembershipScripts, type MemberStore } from './membership/scripts';
 
 export type { ExpectedMembers, Heartbeat, HeartbeatContent };
@@ -68,10 +68,11 @@ export class Membership {
   private announced = false;
   /** Each entry as last decoded: a heartbeat unchanged since is not verified and parsed again. */
   private readonly decoded = new Map<string, { value: string; d: Decoded }>();
-  /** The last members read and its members version, reused by expected() while neither aged nor changed. */
-  private snapshot: { members: Judged[]; version: string; at: number } | undefined;
-  /** The last members read, versioned or not: what expected() falls back to when the store cannot be read. */
-  private lastRead: { members: Judged[]; at: number } | undefined;
+  /**
+   * The last members read and its members version ('' when the store keeps none): reused by
+   * expected() while neither aged nor changed, and its fallback when the store cannot be read.
+   */
+  private lastRead: { members: Judged[]; version: string; at: number } | undefined;
   /** Members last seen UP, and when (local time): who is still waited for should Redis lose the hash (liveness.ts, vanished). */
   private readonly lastUp = new Map<string, number>();
 
@@ -154,11 +155,11 @@ export class Membership {
    * acknowledged by this node alone, `total: 1`.
    */
   async expected(known?: string): Promise<ExpectedMembers> {
-    const s = this.snapshot;
+    const s = this.lastRead;
     try {
-      if (s && (known !== undefined || this.scripts.version) && this.now() - s.at < this.o.config.heartbeatMs) {
+      if (s && s.version !== '' && (known !== undefined || this.scripts.version) && this.now() - s.at < this.o.config.heartbeatMs) {
         const version = known ?? (await this.scripts.version!());
-        if (version === s.version && version !== '') return expectedOf(s.members, this.now() - s.at);
+        if (version === s.version) return expectedOf(s.members, this.now() - s.at);
       }
       const v = await this.view();
       const e = expectedOf(v.members);
@@ -167,10 +168,9 @@ export class Membership {
       this.o.log.warn({ members: lost }, 'members UP a moment ago are missing from redis (it lost its state?): still waiting for them');
       return { ...e, live: [...e.live, ...lost].sort() };
     } catch (err) {
-      const last = this.lastRead;
-      if (!last) throw err;
-      this.o.log.debug({ err: (err as Error).message, read_ms_ago: this.now() - last.at }, 'members not readable: waiting for the members of the last read');
-      return expectedOf(last.members, this.now() - last.at);
+      if (!s) throw err;
+      this.o.log.debug({ err: (err as Error).message, read_ms_ago: this.now() - s.at }, 'members not readable: waiting for the members of the last read');
+      return expectedOf(s.members, this.now() - s.at);
     }
   }
 
@@ -245,13 +245,8 @@ export class Membership {
       );
     }
     members.sort((a, b) => a.id.localeCompare(b.id));
-    this.lastRead = { members, at };
-    for (const m of members) {
-      if (m.state === 'up') this.lastUp.set(m.id, at - m.ageMs);
-      else this.lastUp.delete(m.id);
-    }
-    for (const [id, seenAt] of this.lastUp) if (at - seenAt >= this.rules.downAfterMs) this.lastUp.delete(id);
-    if (snap.version) this.snapshot = { members, version: snap.version, at };
+    this.lastRead = { members, version: snap.version ?? '', at };
+    noteUp(this.lastUp, members, at, this.rules);
     return { redisNowMs: snap.redisNowMs, clusterSeq: snap.clusterSeq, members, rejects, raw: snap.raw };
   }
 

@@ -4,7 +4,7 @@
  */
 
 import type { Decoded, StoredHeartbeat } from '../src/membership/heartbeat-codec';
-import { downAfterMs, expectedOf, judge, othersPresent, redisTimeMs, rejectForgettable, rulesFor, vanished } from '../src/membership/liveness';
+import { downAfterMs, expectedOf, judge, othersPresent, redisTimeMs, rejectForgettable, rulesFor, noteUp, vanished } from '../src/membership/liveness';
 
 const HEARTBEAT_MS = 1000;
 const rules = rulesFor(HEARTBEAT_MS, 600_000);
@@ -94,5 +94,19 @@ describe('vanished', () => {
     expect(vanished(lastUp, new Set(['a']), 9_600, rules)).toEqual(['b']);
     expect(vanished(lastUp, new Set(['a']), 12_600, rules)).toEqual([]);
     expect(vanished(lastUp, new Set(['a', 'b', 'c']), 10_000, rules)).toEqual([]);
+  });
+});
+
+describe('noteUp', () => {
+  const rules = { downAfterMs: 3500, forgetMs: 600_000 };
+  const member = (id: string, state: 'up' | 'down' | 'left', ageMs: number) => ({ id, state, ageMs }) as unknown as Parameters<typeof noteUp>[1][number];
+  it('notes when each UP member was last seen, drops the others and those last UP too long ago', () => {
+    const lastUp = new Map([
+      ['gone', 1_000],
+      ['old', 5_000],
+    ]);
+    noteUp(lastUp, [member('a', 'up', 200), member('gone', 'down', 4000), member('b', 'left', 10)], 10_000, rules);
+    // a seen 200 ms before the read; gone judged DOWN, b left: not UP any more; old last UP 5 s ago.
+    expect([...lastUp]).toEqual([['a', 9_800]]);
   });
 });

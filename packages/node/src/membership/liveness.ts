@@ -76,6 +76,15 @@ export function vanished(lastUp: ReadonlyMap<string, number>, present: ReadonlyS
   return [...lastUp].filter(([id, at]) => !present.has(id) && nowMs - at < rules.downAfterMs).map(([id]) => id);
 }
 
+/** Keeps `lastUp` (id → local time last known UP) current after a read taken at `at`: UP members noted, others and those too old dropped. */
+export function noteUp(lastUp: Map<string, number>, members: readonly Judged[], at: number, rules: LivenessRules): void {
+  for (const m of members) {
+    if (m.state === 'up') lastUp.set(m.id, at - m.ageMs);
+    else lastUp.delete(m.id);
+  }
+  for (const [id, seenAt] of lastUp) if (at - seenAt >= rules.downAfterMs) lastUp.delete(id);
+}
+
 /**
  * Whether some other process is heartbeating now. A fresh heartbeat that fails its signature counts
  * too: this node cannot tell whether its own secret or the other's is wrong, and "not alone" is the
