@@ -72,6 +72,8 @@ export class RedisTransport implements BusTransport {
   private readonly minReplicas: number;
   private readonly replicaWaitMs: number;
   private readonly replyLess: ReplyLessPublisher;
+  /** The publish script's fixed keys (bus/publish-script.ts), the same for every publish. */
+  private readonly fixedKeys: Parameters<typeof publishCall>[0];
 
   constructor(private readonly o: RedisTransportOptions) {
     this.cmd = o.cmd as Scripted;
@@ -83,6 +85,8 @@ export class RedisTransport implements BusTransport {
     this.cmd.defineCommand('authcachePublish', { lua: publishScript({ sharded: this.sharded, trackMaster: this.trackMaster }) });
     this.cmd.defineCommand('authcacheRotateEpoch', { numberOfKeys: 3, lua: ROTATE_EPOCH_SCRIPT });
     this.ackChannel = o.names.acksFor(o.nodeId);
+    const n = o.names;
+    this.fixedKeys = { seq: n.seq, log: n.log, epoch: n.epoch, membersVersion: versionKey(n.members), ...(this.trackMaster ? { epochMaster: n.epochMaster } : {}) };
     this.replyLess = new ReplyLessPublisher(o.cmd);
   }
 
@@ -170,9 +174,7 @@ export class RedisTransport implements BusTransport {
 
   async publish(frame: Buffer, ops: readonly StoreOp[]): Promise<Published> {
     if (!this.isReady()) throw new TransportError('not_applied', `redis is not connected (${this.o.cmd.status})`);
-    const n = this.o.names;
-    const fixed = { seq: n.seq, log: n.log, epoch: n.epoch, membersVersion: versionKey(n.members), ...(this.trackMaster ? { epochMaster: n.epochMaster } : {}) };
-    const call = publishCall(fixed, frame, this.o.logMaxLen, n.updates, randomUUID(), ops);
+    const call = publishCall(this.fixedKeys, frame, this.o.logMaxLen, this.o.names.updates, randomUUID(), ops);
     if (this.minReplicas > 0) return this.publishAndWait(call.keys, call.args);
     let reply: PublishReply;
     try {
