@@ -1,19 +1,60 @@
+import { closeSync, mkdirSync, openSync, statSync, unlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 // Ports handed out recently by this process: two callers asking at the same time (startCluster) must not
 // get the same port just because the first has not bound it yet.
 const handedOut = new Set<number>();
 
-/** A TCP port that was free on 127.0.0.1 a moment ago. */
-export async function freePort(): Promise<number> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const port = await askKernel();
-    if (handedOut.has(port)) continue;
+/**
+ * Ports handed out recently by any process on this machine: one file per port, created exclusively.
+ * Jest runs suites in parallel workers, and a port one suite is done with is not done with it:
+ * its clients keep reconnecting to it, and its Sentinels turn whatever Redis answers there next
+ * into a replica of their own master, wiping its data (seen: a test's fresh redis-server on a dead
+ * master's port became a replica of another deployment 11 s after it started, its keys gone).
+ * So a port is not handed out again, to anyone, for this long.
+ */
+const REUSE_AFTER_MS = 30 * 60_000;
+const REGISTRY = join(tmpdir(), 'authcache-ports');
+
+/** A TCP port that was free on 127.0.0.1 a moment ago, and that no process here was handed recently. */
+export function freePort(): Promise<number> {
+  return pickPort(askKernel, REGISTRY);
+}
+
+/** freePort with the kernel and the registry as parameters (tests). */
+export async function pickPort(ask: () => Promise<number>, registry: string, now = Date.now()): Promise<number> {
+  mkdirSync(registry, { recursive: true });
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = await ask();
+    if (handedOut.has(port) || !claim(registry, port, now)) continue;
     handedOut.add(port);
     if (handedOut.size > 1000) handedOut.delete(handedOut.values().next().value as number);
     return port;
   }
-  throw new Error('freePort: the kernel kept offering ports already handed out');
+  throw new Error(`freePort: the kernel kept offering ports handed out in the last ${REUSE_AFTER_MS / 60_000} min (registry ${registry})`);
+}
+
+/** Takes `port` in the registry: false if another process took it less than REUSE_AFTER_MS ago. */
+function claim(registry: string, port: number, now: number): boolean {
+  const file = join(registry, String(port));
+  for (let tries = 0; tries < 2; tries++) {
+    try {
+      closeSync(openSync(file, 'wx'));
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    try {
+      if (now - statSync(file).mtimeMs < REUSE_AFTER_MS) return false;
+      // Stale: removed, then created again exclusively, so two processes cannot both take it.
+      unlinkSync(file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
+  return false;
 }
 
 function askKernel(): Promise<number> {

@@ -1,0 +1,62 @@
+/**
+ * freePort's machine-wide registry (src/free-port.ts): a port handed out to one process is not
+ * handed to another for 30 minutes, since the first one's clients and Sentinels still use it.
+ * The kernel is a list of offers here; the registry is a real directory, as the one other
+ * processes share.
+ */
+import { mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { freePort, pickPort } from '../src/free-port';
+
+const offers = (...ports: number[]) => {
+  const queue = [...ports];
+  return async () => {
+    const p = queue.shift();
+    if (p === undefined) throw new Error('no more offers');
+    return p;
+  };
+};
+
+let registry: string;
+beforeEach(() => (registry = mkdtempSync(join(tmpdir(), 'authcache-port-registry-'))));
+afterEach(() => rmSync(registry, { recursive: true, force: true }));
+
+it('skips a port another process was handed recently, and takes the next one', async () => {
+  writeFileSync(join(registry, '40001'), '');
+  expect(await pickPort(offers(40001, 40002), registry)).toBe(40002);
+  expect(readdirSync(registry).sort()).toEqual(['40001', '40002']);
+});
+
+it('takes a port again once its entry is older than 30 minutes', async () => {
+  const file = join(registry, '40011');
+  writeFileSync(file, '');
+  const old = (Date.now() - 31 * 60_000) / 1000;
+  utimesSync(file, old, old);
+  expect(await pickPort(offers(40011), registry)).toBe(40011);
+  // Taken afresh: the next process is refused it again.
+  expect(await pickPort(offers(40011, 40012), registry)).toBe(40012);
+});
+
+it('never hands the same port out twice, in this process or to another', async () => {
+  expect(await pickPort(offers(40021), registry)).toBe(40021);
+  expect(await pickPort(offers(40021, 40022), registry)).toBe(40022);
+});
+
+it('says so when every offer is taken', async () => {
+  writeFileSync(join(registry, '40031'), '');
+  await expect(pickPort(async () => 40031, registry)).rejects.toThrow(/kept offering ports handed out in the last 30 min/);
+});
+
+it('a port from freePort is refused to another process on the machine', async () => {
+  const port = await freePort();
+  // The child is offered nothing but this port, through the built testkit (what node processes and scripts load).
+  const dist = join(__dirname, '..', 'dist', 'free-port.js');
+  const child = spawnSync(
+    process.execPath,
+    ['-e', `require(${JSON.stringify(dist)}).pickPort(async () => ${port}, ${JSON.stringify(join(tmpdir(), 'authcache-ports'))}).then((p) => console.log('got', p), (e) => console.log(e.message))`],
+    { encoding: 'utf8' },
+  );
+  expect(child.stdout).toMatch(/kept offering ports handed out/);
+});
