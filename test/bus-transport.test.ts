@@ -131,4 +131,25 @@ describe('classify', () => {
     expect((err as TransportError).failure).toBe('not_applied');
     off.disconnect();
   });
+
+  it('refuses to publish while its subscriber is not connected (no ack could be heard), writing nothing', async () => {
+    const own = clusterNames(`t${randomBytes(4).toString('hex')}`);
+    const c = new Redis(redis.url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+    const s = new Redis(redis.url, { lazyConnect: true });
+    await c.connect();
+    const t = new RedisTransport({ cmd: c, sub: s, names: own, nodeId: 'deaf', logMaxLen: 10, log: createLogger('silent', 'test'), metrics: new Metrics() });
+    try {
+      const err = await t.publish(frame('unheard'), []).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(TransportError);
+      expect((err as TransportError).failure).toBe('not_applied');
+      expect((err as TransportError).message).toMatch(/subscriber is not connected \(wait\)/);
+      expect(await probe.get(own.seq)).toBeNull();
+      // Once it is, the same call goes through.
+      await s.connect();
+      expect((await t.publish(frame('heard'), [])).seq).toBe(1);
+    } finally {
+      c.disconnect();
+      s.disconnect();
+    }
+  });
 });

@@ -25,10 +25,13 @@ function harness(): { names: ClusterNames; cmd: Redis; sub: Redis; transport: Re
   const names = clusterNames(`ps${randomBytes(4).toString('hex')}`);
   const codec = createCodec('contract-secret');
   const cmd = new Redis(redis.url, { maxRetriesPerRequest: 0 });
-  const sub = new Redis(redis.url, { lazyConnect: true });
+  // Connected, though never subscribed: the transport publishes only while its subscriber is up (acks).
+  const sub = new Redis(redis.url);
+  const subReady = sub.ping();
   const transport = new RedisTransport({ cmd, sub, names, nodeId: 'contract', logMaxLen: 10_000, log: silentLog, metrics: new Metrics() });
   const published: StoreOp[][] = [];
   const publish = async (ops: StoreOp[]) => {
+    await subReady;
     published.push(ops);
     const frame = codec.encode({ kind: 'flush_users', id: randomBytes(8).toString('hex'), origin: 'contract', ts: Date.now(), body: { usernames: ['x'] } });
     return propagation((await transport.publish(frame, ops)).seq);

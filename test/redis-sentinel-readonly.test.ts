@@ -7,7 +7,8 @@
  * with REPLICAOF on two real redis-servers: B promoted, A demoted. A demoted Redis keeps its
  * clients, so a node's command connection stays on A, answered READONLY, until it reconnects by
  * itself, asks the (fake) Sentinel again and lands on B. With `reconnectOnError: () => false` for
- * Sentinel mode this test fails: the nodes never leave A.
+ * Sentinel mode this test fails: the nodes never leave A; without subscriberFollows (redis.ts), their
+ * subscribers stay on A.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -143,11 +144,17 @@ it('a node whose master is demoted without +switch-master reconnects through Sen
 
   // Through Sentinel: the only address of B a node can have is the fake's answer after the switch.
   expect(fake.askedCount()).toBeGreaterThan(askedAtSwitch);
-  // The commands left A for B; the writes landed on B.
+  // The commands left A for B, and the subscribers followed them (redis.ts, subscriberFollows):
+  // A subscriber never writes, so no READONLY ever tells it A was demoted.
+  await waitFor(async () => ((await clientNames(b))['authcache-sub'] ?? 0) === 2, {
+    timeoutMs: Math.max(1, switchedAt + RECOVERY_BOUND_MS - Date.now()),
+    message: 'the subscribers did not follow the commands to the promoted master',
+  });
   const onA = await clientNames(a);
   const onB = await clientNames(b);
   expect(onA['authcache-cmd'] ?? 0).toBe(0);
   expect(onB['authcache-cmd']).toBe(2);
+  expect(onA['authcache-sub'] ?? 0).toBe(0);
   expect(await seqOn(b)).toBeGreaterThan(seqBefore);
   // A flush refused on the demoted master is a 503 (READONLY: nothing written); one whose
   // connection dropped with the publish in flight may be a 504 (outcome unknown). Never a 500.

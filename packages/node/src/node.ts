@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { clusterNames, createCodec, type BodyByKind, type CacheName, type CacheStats, type ClusterNames, type HealthStatus, type Kind } from '@authcache/protocol';
 import type { Config } from './config';
-import { connectRedis, reconnectWhenEnded } from './redis';
+import { connectRedis, reconnectWhenEnded, subscriberFollows } from './redis';
 import { Metrics } from './metrics';
 import { AuthCache, type LoginOutcome } from './cache/auth-cache';
 import { settingsDefaults, type CacheSettings, type Overlays } from './cache/settings';
@@ -65,6 +65,7 @@ export class AuthcacheNode {
       conn.on('close', () => log.debug({ connection: name }, 'redis connection closed'));
       reconnectWhenEnded(conn, () => this.stopping, () => log.warn({ connection: name }, 'redis connection ended by the client library: reconnecting'));
     }
+    if (topology.mode === 'sentinel') subscriberFollows(cmd, sub, (from, to) => log.warn({ from, to }, 'commands moved to another redis master: the subscriber follows'));
     this.settingsState = new SettingsState(settingsDefaults(config.cache));
     this.settingsStore = new SettingsStore(cmd, this.names);
     this.throttle = new LoginThrottle(config.throttle);

@@ -118,3 +118,29 @@ export function reconnectWhenEnded(conn: Redis, stopping: () => boolean, onEnded
     }, delayMs).unref();
   });
 }
+
+interface Addressed {
+  status: string;
+  stream?: { remoteAddress?: string; remotePort?: number } | null;
+}
+
+/**
+ * Sentinel mode: the subscriber follows the command connection to the master. A master demoted
+ * without +switch-master (a failover the detector missed, a REPLICAOF by hand) keeps its clients;
+ * the command connection leaves on the first READONLY answer, but the subscriber never writes and
+ * so never hears one: it would stay on the demoted server, where updates arrive only once that
+ * server replicates from the new master, and not at all while it does not (docs/architecture.md,
+ * "Redis topologies"). So each time the command connection is ready on a server other than the
+ * subscriber's, the subscriber reconnects: through Sentinel, to the master; the replicator's
+ * reconnect catch-up covers what it missed meanwhile.
+ */
+export function subscriberFollows(cmd: Redis, sub: Redis, onMove: (from: string, to: string) => void): void {
+  const where = (c: Addressed) => (c.stream?.remotePort ? `${c.stream.remoteAddress}:${c.stream.remotePort}` : undefined);
+  cmd.on('ready', () => {
+    const to = where(cmd as unknown as Addressed);
+    const from = where(sub as unknown as Addressed);
+    if (to === undefined || from === undefined || to === from || sub.status !== 'ready') return;
+    onMove(from, to);
+    sub.disconnect(true);
+  });
+}
