@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, openSync, statSync, unlinkSync } from 'node:fs';
+import { accessSync, closeSync, constants, mkdirSync, openSync, statSync, unlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,15 +25,26 @@ export function freePort(): Promise<number> {
 
 /** freePort with the kernel and the registry as parameters (tests). */
 export async function pickPort(ask: () => Promise<number>, registry: string, now = Date.now()): Promise<number> {
-  mkdirSync(registry, { recursive: true });
+  const shared = usable(registry);
   for (let attempt = 0; attempt < 50; attempt++) {
     const port = await ask();
-    if (handedOut.has(port) || !claim(registry, port, now)) continue;
+    if (handedOut.has(port) || (shared && !claim(registry, port, now))) continue;
     handedOut.add(port);
     if (handedOut.size > 1000) handedOut.delete(handedOut.values().next().value as number);
     return port;
   }
   throw new Error(`freePort: the kernel kept offering ports handed out in the last ${REUSE_AFTER_MS / 60_000} min (registry ${registry})`);
+}
+
+/** Whether the registry can be written (another user's directory, a read-only /tmp: then this process keeps count alone, as before). */
+function usable(registry: string): boolean {
+  try {
+    mkdirSync(registry, { recursive: true });
+    accessSync(registry, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Takes `port` in the registry: false if another process took it less than REUSE_AFTER_MS ago. */

@@ -60,3 +60,10 @@ it('a port from freePort is refused to another process on the machine', async ()
   );
   expect(child.stdout).toMatch(/kept offering ports handed out/);
 });
+
+it('keeps count alone when the registry cannot be written (no error, no shared entry)', async () => {
+  const file = join(registry, 'not-a-dir');
+  writeFileSync(file, '');
+  // A path under a regular file can be neither created nor written.
+  expect(await pickPort(offers(40041), join(file, 'ports'))).toBe(40041);
+});
