@@ -1,0 +1,66 @@
+/**
+ * The publishing node receives its own frame with every other node: codec.ts takes a frame equal to
+ * one it signed (the seq aside) without the HMAC check and msgpack decode. These tests hold it to
+ * giving exactly what a plain decode gives, and to nothing else.
+ */
+import { FRAME_HEADER_BYTES, FRAME_SEQ_BYTES, FRAME_SEQ_OFFSET, FRAME_TYPE_OFFSET, createCodec, withSeq } from '@authcache/protocol';
+import type { UnsignedUpdate } from '@authcache/protocol';
+
+const ts = 1_700_000_000_123;
+const unsigned: UnsignedUpdate[] = [
+  { id: 'fa', origin: 'node-a', ts, kind: 'flush_all', body: {} },
+  { id: 'fa2', origin: 'node-a', ts, kind: 'flush_all', body: { caches: ['credentials'] } },
+  { id: 'fu', origin: 'node-b', ts, kind: 'flush_users', body: { usernames: ['alice', 'Zoë', '\u{1F600}'], caches: ['roles', 'credentials'] } },
+  { id: 'ss', origin: 'node-c', ts: 0.5, kind: 'set_settings', body: { scope: 'roles', values: { ttl_ms: 120_000, refresh_ms: 0, max_entries: 9, active_update: false }, persistent: true } },
+  { id: 'ss2', origin: 'node-c', ts, kind: 'set_settings', body: { scope: 'all', values: { ttl_ms: 1 }, persistent: true, more: [{ scope: 'all', values: {}, persistent: false, reset: ['ttl_ms'] }] } },
+];
+
+describe('own frames (the publishing node receiving its own update)', () => {
+  it.each(unsigned.map((u) => [u.kind, u] as const))('decode as another node decodes them: %s', (_kind, u) => {
+    const mine = createCodec('secret');
+    const frame = withSeq(mine.encode(u), 77);
+    expect(mine.decode(frame)).toEqual(createCodec('secret').decode(frame));
+    // Twice (subscriber and catch-up): each time a fresh object with the frame's seq.
+    const first = mine.decode(frame);
+    const again = mine.decode(withSeq(frame, 78));
+    expect(again.ok && again.update.seq).toBe(78);
+    expect(first.ok && first.update.seq).toBe(77);
+  });
+
+  it('are not taken for a frame that differs in any signed byte', () => {
+    const mine = createCodec('secret');
+    const frame = withSeq(mine.encode(unsigned[2]!), 5);
+    for (const at of [FRAME_TYPE_OFFSET, FRAME_HEADER_BYTES, frame.length >> 1, frame.length - 1]) {
+      const forged = Buffer.from(frame);
+      forged[at]! ^= 0x01;
+      const r = mine.decode(forged);
+      expect(r.ok).toBe(false);
+    }
+  });
+
+  it('are still verified once more have been signed since (only the last few are kept)', () => {
+    const mine = createCodec('secret');
+    const first = withSeq(mine.encode(unsigned[0]!), 1);
+    for (let i = 0; i < 20; i++) mine.encode({ ...unsigned[0]!, id: `later-${i}` });
+    expect(mine.decode(first)).toEqual(createCodec('secret').decode(first));
+    // A forged copy of an evicted frame is caught by the signature, as any frame.
+    const forged = Buffer.from(first);
+    forged[FRAME_HEADER_BYTES + 2]! ^= 0x01;
+    expect(mine.decode(forged)).toMatchObject({ ok: false });
+  });
+
+  it('are checked for a seq beyond Number.MAX_SAFE_INTEGER like any frame', () => {
+    const mine = createCodec('secret');
+    const frame = Buffer.from(mine.encode(unsigned[0]!));
+    frame.fill(0xff, FRAME_SEQ_OFFSET, FRAME_SEQ_OFFSET + FRAME_SEQ_BYTES);
+    expect(mine.decode(frame)).toMatchObject({ ok: false, reason: 'invalid' });
+    expect(createCodec('secret').decode(frame)).toMatchObject({ ok: false, reason: 'invalid' });
+  });
+});
+
+it('a frame changed in place after encode is not taken for the one signed', () => {
+  const mine = createCodec('secret');
+  const frame = mine.encode(unsigned[0]!);
+  frame[FRAME_HEADER_BYTES]! ^= 0x01;
+  expect(mine.decode(frame)).toMatchObject({ ok: false, reason: 'signature' });
+});
