@@ -119,6 +119,9 @@ export function reconnectWhenEnded(conn: Redis, stopping: () => boolean, onEnded
   });
 }
 
+/** Reconnects of the subscriber per move of the command connection (subscriberFollows). */
+const MAX_FOLLOWS = 3;
+
 interface Addressed {
   status: string;
   stream?: { remoteAddress?: string; remotePort?: number } | null;
@@ -130,17 +133,31 @@ interface Addressed {
  * the command connection leaves on the first READONLY answer, but the subscriber never writes and
  * so never hears one: it would stay on the demoted server, where updates arrive only once that
  * server replicates from the new master, and not at all while it does not (docs/architecture.md,
- * "Redis topologies"). So each time the command connection is ready on a server other than the
- * subscriber's, the subscriber reconnects: through Sentinel, to the master; the replicator's
- * reconnect catch-up covers what it missed meanwhile.
+ * "Redis topologies"). So whenever either connection becomes ready and the two are on different
+ * servers, the subscriber reconnects: through Sentinel, to the master; the replicator's reconnect
+ * catch-up covers what it missed meanwhile. At most MAX_FOLLOWS times per move of the commands:
+ * one server reached under two addresses (a hostname announced, IPv4 for one connection and IPv6
+ * for the other) must not keep the subscriber reconnecting.
  */
 export function subscriberFollows(cmd: Redis, sub: Redis, onMove: (from: string, to: string) => void): void {
   const where = (c: Addressed) => (c.stream?.remotePort ? `${c.stream.remoteAddress}:${c.stream.remotePort}` : undefined);
-  cmd.on('ready', () => {
+  let follows = 0;
+  const check = () => {
     const to = where(cmd as unknown as Addressed);
     const from = where(sub as unknown as Addressed);
-    if (to === undefined || from === undefined || to === from || sub.status !== 'ready') return;
+    if (to === undefined || from === undefined || cmd.status !== 'ready' || sub.status !== 'ready') return;
+    if (to === from) {
+      follows = 0;
+      return;
+    }
+    if (follows >= MAX_FOLLOWS) return;
+    follows++;
     onMove(from, to);
     sub.disconnect(true);
+  };
+  cmd.on('ready', () => {
+    follows = 0;
+    check();
   });
+  sub.on('ready', check);
 }

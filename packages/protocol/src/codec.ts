@@ -96,6 +96,15 @@ function describe(e: unknown): string {
 }
 
 /** Throws only if the secret is empty (or not a string/Buffer). */
+/** A deep copy of a validated envelope (plain objects, arrays, primitives): what a fresh decode would build. */
+function copyOf<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(copyOf) as T;
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = copyOf(v);
+  return out as T;
+}
+
 export function createCodec(secret: string | Buffer): Codec {
   if (typeof secret !== 'string' && !Buffer.isBuffer(secret)) throw new TypeError('cluster secret must be a string or a Buffer');
   // Copied so that a caller reusing its buffer cannot change the key under us.
@@ -190,7 +199,8 @@ export function createCodec(secret: string | Buffer): Codec {
       if (mine) {
         const seq = readSeq(input);
         if (seq === undefined) return reject('invalid', 'seq: beyond Number.MAX_SAFE_INTEGER');
-        return { ok: true, update: { ...mine, seq } };
+        // A deep copy, as a full decode gives: a caller changing one result must not change the next.
+        return { ok: true, update: { ...copyOf(mine), seq } };
       }
       const r = open(input, FRAME_TYPE_UPDATE);
       if (!r.ok) return r;

@@ -6,6 +6,13 @@
 import { FRAME_HEADER_BYTES, FRAME_SEQ_BYTES, FRAME_SEQ_OFFSET, FRAME_TYPE_OFFSET, createCodec, withSeq } from '@authcache/protocol';
 import type { UnsignedUpdate } from '@authcache/protocol';
 
+// HMACs counted, to see which path a decode took (the results of both are equal by design).
+const mockHmacs = { count: 0 };
+jest.mock('node:crypto', () => {
+  const actual = jest.requireActual<typeof import('node:crypto')>('node:crypto');
+  return { ...actual, createHmac: (...args: Parameters<typeof actual.createHmac>) => (mockHmacs.count++, actual.createHmac(...args)) };
+});
+
 const ts = 1_700_000_000_123;
 const unsigned: UnsignedUpdate[] = [
   { id: 'fa', origin: 'node-a', ts, kind: 'flush_all', body: {} },
@@ -63,4 +70,26 @@ it('a frame changed in place after encode is not taken for the one signed', () =
   const frame = mine.encode(unsigned[0]!);
   frame[FRAME_HEADER_BYTES]! ^= 0x01;
   expect(mine.decode(frame)).toMatchObject({ ok: false, reason: 'signature' });
+});
+
+it('each decode of an own frame is a fresh object: changing one result changes no later one', () => {
+  const mine = createCodec('secret');
+  const frame = withSeq(mine.encode(unsigned[2]!), 9);
+  const first = mine.decode(frame);
+  if (!first.ok || first.update.kind !== 'flush_users') throw new Error('expected a flush_users update');
+  first.update.body.usernames.push('mallory');
+  (first.update.body as { caches?: string[] }).caches?.splice(0);
+  expect(mine.decode(frame)).toEqual(createCodec('secret').decode(frame));
+});
+
+it('takes an own frame without an HMAC, and a changed copy with one', () => {
+  const mine = createCodec('secret');
+  const frame = withSeq(mine.encode(unsigned[0]!), 3);
+  mockHmacs.count = 0;
+  expect(mine.decode(frame)).toMatchObject({ ok: true });
+  expect(mockHmacs.count).toBe(0);
+  const changed = Buffer.from(frame);
+  changed[FRAME_HEADER_BYTES]! ^= 0x01;
+  expect(mine.decode(changed)).toMatchObject({ ok: false, reason: 'signature' });
+  expect(mockHmacs.count).toBe(1);
 });

@@ -1,4 +1,5 @@
-import { accessSync, closeSync, constants, mkdirSync, openSync, statSync, unlinkSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { accessSync, closeSync, constants, linkSync, mkdirSync, openSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,25 +48,56 @@ function usable(registry: string): boolean {
   }
 }
 
-/** Takes `port` in the registry: false if another process took it less than REUSE_AFTER_MS ago. */
+/**
+ * Takes `port` in the registry: false if another process took it less than REUSE_AFTER_MS ago.
+ * A registry that fails in any other way (full disk, permissions changed) does not fail the
+ * caller: the port is taken on this process's own count, as without a registry.
+ */
 function claim(registry: string, port: number, now: number): boolean {
   const file = join(registry, String(port));
-  for (let tries = 0; tries < 2; tries++) {
-    try {
-      closeSync(openSync(file, 'wx'));
-      return true;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    try {
-      if (now - statSync(file).mtimeMs < REUSE_AFTER_MS) return false;
-      // Stale: removed, then created again exclusively, so two processes cannot both take it.
-      unlinkSync(file);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
+  try {
+    if (create(file)) return true;
+    if (now - statSync(file).mtimeMs < REUSE_AFTER_MS) return false;
+    return takeStale(file, now);
+  } catch (err) {
+    // ENOENT: the entry went between the create and the stat (another process took it over).
+    return (err as NodeJS.ErrnoException).code === 'ENOENT' ? false : true;
   }
-  return false;
+}
+
+/** Creates `file` exclusively: false if it exists. */
+function create(file: string): boolean {
+  try {
+    closeSync(openSync(file, 'wx'));
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  }
+}
+
+/**
+ * A stale entry is moved aside under a name of our own first: of two processes that both saw it
+ * stale, only one can move it. Should what was moved be fresh after all (another process took the
+ * port over meanwhile), it is put back and the port left to that process.
+ */
+function takeStale(file: string, now: number): boolean {
+  const aside = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  renameSync(file, aside);
+  let stale = false;
+  try {
+    stale = now - statSync(aside).mtimeMs >= REUSE_AFTER_MS;
+  } finally {
+    if (!stale) {
+      try {
+        linkSync(aside, file);
+      } catch {
+        // Someone created the entry again meanwhile: theirs stands.
+      }
+    }
+    unlinkSync(aside);
+  }
+  return stale && create(file);
 }
 
 function askKernel(): Promise<number> {

@@ -4,7 +4,7 @@
  * The kernel is a list of offers here; the registry is a real directory, as the one other
  * processes share.
  */
-import { mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -35,8 +35,9 @@ it('takes a port again once its entry is older than 30 minutes', async () => {
   const old = (Date.now() - 31 * 60_000) / 1000;
   utimesSync(file, old, old);
   expect(await pickPort(offers(40011), registry)).toBe(40011);
-  // Taken afresh: the next process is refused it again.
-  expect(await pickPort(offers(40011, 40012), registry)).toBe(40012);
+  // Taken afresh, in the registry itself (not only in this process's own count), and nothing left aside.
+  expect(Date.now() - statSync(file).mtimeMs).toBeLessThan(60_000);
+  expect(readdirSync(registry)).toEqual(['40011']);
 });
 
 it('never hands the same port out twice, in this process or to another', async () => {
@@ -49,16 +50,29 @@ it('says so when every offer is taken', async () => {
   await expect(pickPort(async () => 40031, registry)).rejects.toThrow(/kept offering ports handed out in the last 30 min/);
 });
 
-it('a port from freePort is refused to another process on the machine', async () => {
-  const port = await freePort();
+it('a port one process was handed is refused to another process', async () => {
+  const port = await pickPort(offers(40051), registry);
   // The child is offered nothing but this port, through the built testkit (what node processes and scripts load).
   const dist = join(__dirname, '..', 'dist', 'free-port.js');
   const child = spawnSync(
     process.execPath,
-    ['-e', `require(${JSON.stringify(dist)}).pickPort(async () => ${port}, ${JSON.stringify(join(tmpdir(), 'authcache-ports'))}).then((p) => console.log('got', p), (e) => console.log(e.message))`],
+    ['-e', `require(${JSON.stringify(dist)}).pickPort(async () => ${port}, ${JSON.stringify(registry)}).then((p) => console.log('got', p), (e) => console.log(e.message))`],
     { encoding: 'utf8' },
   );
   expect(child.stdout).toMatch(/kept offering ports handed out/);
+});
+
+it('freePort registers in the machine-wide registry (when this user can write it)', async () => {
+  const shared = join(tmpdir(), 'authcache-ports');
+  const port = await freePort();
+  let writable = true;
+  try {
+    accessSync(shared, constants.W_OK);
+  } catch {
+    writable = false;
+  }
+  if (writable) expect(readdirSync(shared)).toContain(String(port));
+  else expect(port).toBeGreaterThan(0);
 });
 
 it('keeps count alone when the registry cannot be written (no error, no shared entry)', async () => {

@@ -176,7 +176,10 @@ export class RedisTransport implements BusTransport {
     if (!this.isReady()) throw new TransportError('not_applied', `redis is not connected (${this.o.cmd.status})`);
     // Without the subscriber no ack could be heard: every member would be reported timed out after
     // the full wait, though each applied it. Refused instead, nothing written (a reconnect, e.g. the
-    // subscriber following the commands to a new master: redis.ts, subscriberFollows).
+    // subscriber following the commands to a new master: redis.ts, subscriberFollows). 'ready' is
+    // set as ioredis sends its SUBSCRIBE again, a moment before Redis confirms it: acks, a hop
+    // later, arrive after. A Redis Cluster's status stays 'ready' while one shard's subscriber
+    // reconnects: there the check catches only a client that is down as a whole.
     if (this.o.sub.status !== 'ready') throw new TransportError('not_applied', `redis subscriber is not connected (${this.o.sub.status}): the acks of an update published now could not be heard`);
     const call = publishCall(this.fixedKeys, frame, this.o.logMaxLen, this.o.names.updates, randomUUID(), ops);
     if (this.minReplicas > 0) return this.publishAndWait(call.keys, call.args);
