@@ -79,3 +79,29 @@ it("the flush bench's raw HTTP client reads split and back-to-back answers on on
     connections: 1,
   });
 });
+
+it('the bare exchange (the floor of a flush) answers every call, each after its update was published once and acked by every member', () => {
+  const script = `
+    import { Redis, testkit } from './scripts/bench/lib/deps.mjs';
+    import { bareExchangeLoop } from './scripts/bench/lib/bare-floor.mjs';
+    const redis = await testkit.startRedis({ preferOwn: true });
+    const probe = new Redis(redis.url);
+    try {
+      const r = await bareExchangeLoop({ redisUrl: redis.url, size: 3, answer: '{"ok":true}', calls: 40, steady: { window: 10, minCalls: 10, maxCalls: 10, lookback: 1 } });
+      const stats = await probe.info('commandstats');
+      const count = (cmd) => Number(new RegExp('cmdstat_' + cmd + ':calls=(\\\\d+)').exec(stats)?.[1] ?? 0);
+      console.log(JSON.stringify({ measured: r.histogram.totalCount, warmup: r.warmup.calls, publish: count('publish'), incr: count('incr'), xadd: count('xadd') }));
+    } finally {
+      probe.disconnect();
+      await redis.stop();
+    }
+    process.exit(0);
+  `;
+  const r = node(['--input-type=module', '-e', script]);
+  expect(r.stderr).toBe('');
+  const out = JSON.parse(r.stdout) as { measured: number; warmup: number; publish: number; incr: number; xadd: number };
+  const updates = out.measured + out.warmup;
+  expect(out.measured).toBe(40);
+  // One script per update (INCR, XADD, PUBLISH), and one ack PUBLISH from each of the 2 members.
+  expect({ incr: out.incr, xadd: out.xadd, publish: out.publish }).toEqual({ incr: updates, xadd: updates, publish: 3 * updates });
+});

@@ -6,6 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import { Redis } from '../lib/deps.mjs';
 import { figure } from '../lib/figures.mjs';
+import { bareExchangeLoop } from '../lib/bare-floor.mjs';
 import { bareHttpLoop, flushLoop, pingLoop, pubsubLoop } from '../lib/flush.mjs';
 import { scrape } from '../lib/metrics.mjs';
 import { profileFromHere, startBenchCluster } from '../lib/nodes.mjs';
@@ -15,6 +16,8 @@ import { pause } from '../lib/wait.mjs';
 const SIZES = [3, 8, 16, 32];
 const QUICK_SIZES = [3, 8];
 const PING_WARMUP = 200;
+/** The size at which the bare exchange (lib/bare-floor.mjs) is measured beside the cluster. */
+const BARE_SIZE = 3;
 /** Warm-up until the flush latency is steady (lib/flush.mjs, warmUntilSteady). */
 const STEADY = { maxMs: 60_000 };
 const QUICK_STEADY = { minCalls: 300, lookback: 2, maxCalls: 1000, maxMs: 8_000 };
@@ -68,6 +71,12 @@ export default {
         const during = diff(await commandStats(redis), before);
         ctx.progress.update(`${size} nodes: a bare HTTP server answering the same JSON`);
         const bareHttp = await bareHttpLoop(answer, calls, PING_WARMUP);
+        // The floor of the whole exchange, at the size the issue's tightest target is set for.
+        let bare;
+        if (size === BARE_SIZE) {
+          ctx.progress.update(`${size} nodes: the same exchange in bare processes`);
+          bare = await bareExchangeLoop({ redisUrl: ctx.redis.url, size, answer, calls, steady: ctx.quick ? QUICK_STEADY : STEADY });
+        }
         ctx.progress.update(`${size} nodes: measuring the background for ${Math.round(busyMs)} ms`);
         const idleFrom = await commandStats(redis);
         await pause(busyMs);
@@ -90,7 +99,9 @@ export default {
         ctx.progress.note(
           `${size} nodes: flush p50 ${f.p50_ms} ms, p99 ${f.p99_ms} ms, first 100 after start p50 ${warmup.window_p50_ms[0]} ms, warm after ${warmup.calls}${warmup.settled ? '' : ' (not settled)'} (PING p50 ${p.p50_ms} ms, bare HTTP p50 ${h.p50_ms} ms, one-way pub/sub to ${size} p50 ${o.p50_ms} ms); ${round(commands, 1)} Redis commands per update ${JSON.stringify(perUpdate)}; RSS mean ${rssMean.toFixed(1)} MiB, max ${(Math.max(...rss) / MIB).toFixed(1)} MiB`,
         );
-        details.sizes[size] = { flush: f, warmup, ping: p, bare_http: h, one_way_pubsub: o, not_fully_acked: partial, commands_per_update: perUpdate, background_commands_per_s: perSecond(idle, busyMs), rss_bytes: rss };
+        const b = bare ? summarize(bare.histogram) : undefined;
+        if (b) ctx.progress.note(`${size} nodes: the same exchange in bare processes p50 ${b.p50_ms} ms, p99 ${b.p99_ms} ms (warm after ${bare.warmup.calls})`);
+        details.sizes[size] = { flush: f, warmup, ping: p, bare_http: h, ...(b ? { bare_exchange: b, bare_exchange_warmup: bare.warmup } : {}), one_way_pubsub: o, not_fully_acked: partial, commands_per_update: perUpdate, background_commands_per_s: perSecond(idle, busyMs), rss_bytes: rss };
         const target = size === 3 ? 0.6 : size === 32 ? 8 : null;
         figures.push(
           figure({
@@ -123,6 +134,17 @@ export default {
             unit: 'ms',
             baseline: { name: 'bare node:http answering the same JSON, same client', value: h.p50_ms, unit: 'ms' },
           }),
+          ...(b
+            ? [
+                figure({
+                  id: `many_${size}_flush_vs_bare`,
+                  name: `flush round trip p50, ${size} nodes, against the same exchange in bare processes`,
+                  value: f.p50_ms,
+                  unit: 'ms',
+                  baseline: { name: 'bare node:http + ioredis origin and members: one script, HMAC-signed JSON frames and acks', value: b.p50_ms, unit: 'ms' },
+                }),
+              ]
+            : []),
           figure({ id: `many_${size}_fully_acked`, name: `flushes acked by all ${size} nodes`, value: (100 * (calls - partial)) / calls, unit: '%', target: { on: 'value', op: '>=', value: 100, unit: '%', text: '100 %' } }),
           figure({ id: `many_${size}_commands`, name: `Redis commands per update, ${size} nodes`, value: commands, unit: 'commands', ratio: commands / size }),
           figure({ id: `many_${size}_rss`, name: `RSS per node (mean), ${size} nodes`, value: rssMean, unit: 'MiB', baseline: { name: 'largest node', value: Math.max(...rss) / MIB, unit: 'MiB' }, ratio: null }),
@@ -135,6 +157,7 @@ export default {
     }
     const notes = [
       `${calls} sequential DELETE /v1/cache calls to the first node, each checked to report every node applied, after a warm-up until the latency is steady: windows of 100 calls until the median has not improved by more than 5 % over the last 10 windows (at least 2,000 calls) (at most ${STEADY.maxMs / 1000} s; V8 optimizes the nodes' code over the first thousands of flushes, which a warm-up of 20 calls measured instead); the first window is reported as the cold figure; baseline: sequential PINGs (ioredis) from the bench to the same Redis`,
+      `the same exchange in bare processes (${BARE_SIZE} nodes only; scripts/bench/lib/bare-exchange.mjs): a node:http origin and ${BARE_SIZE - 1} member processes on ioredis, one script per update (INCR, XADD to a capped log, PUBLISH), frames and acks of JSON + HMAC-SHA256 verified on receipt, acks by PUBLISH with Redis's answer; no framework, validation, caches, membership, metrics or logs; the same raw client and warm-up as the cluster's flushes`,
       'one-way pub/sub (BentoCache-style): the bench PUBLISHes a 120-byte message to a channel with N subscriber connections of its own and times until all N received it; no seq, log or acks, and the N connections share one event loop',
       'commands per update: INFO commandstats delta over the flushes minus the delta over an idle window of the same length (heartbeats, anti-entropy), divided by the calls; ratio = commands per node; each ack is two commands Redis runs but does not answer (CLIENT REPLY SKIP + PUBLISH, docs/architecture.md "Propagation", Acks)',
       `nodes run with ${Object.entries(NODE_ENV).map(([k, v]) => `${k}=${v}`).join(' ')} (bounded heap, no warm start, the event-loop delay sampled every 200 ms: 32 processes stand for 32 machines, whose idle wake-ups would not compete with the flushes); RSS read from each node's /metrics after the flushes`,
