@@ -95,7 +95,6 @@ function describe(e: unknown): string {
   return message.length > 200 ? `${message.slice(0, 200)}…` : message;
 }
 
-/** Throws only if the secret is empty (or not a string/Buffer). */
 /** A deep copy of a validated envelope (plain objects, arrays, primitives): what a fresh decode would build. */
 function copyOf<T>(value: T): T {
   if (Array.isArray(value)) return value.map(copyOf) as T;
@@ -105,6 +104,7 @@ function copyOf<T>(value: T): T {
   return out as T;
 }
 
+/** Throws only if the secret is empty (or not a string/Buffer). */
 export function createCodec(secret: string | Buffer): Codec {
   if (typeof secret !== 'string' && !Buffer.isBuffer(secret)) throw new TypeError('cluster secret must be a string or a Buffer');
   // Copied so that a caller reusing its buffer cannot change the key under us.

@@ -4,7 +4,7 @@
  * giving exactly what a plain decode gives, and to nothing else.
  */
 import { FRAME_HEADER_BYTES, FRAME_SEQ_BYTES, FRAME_SEQ_OFFSET, FRAME_TYPE_OFFSET, createCodec, withSeq } from '@authcache/protocol';
-import type { UnsignedUpdate } from '@authcache/protocol';
+import { unsigned } from './frames';
 
 // HMACs counted, to see which path a decode took (the results of both are equal by design).
 const mockHmacs = { count: 0 };
@@ -13,14 +13,6 @@ jest.mock('node:crypto', () => {
   return { ...actual, createHmac: (...args: Parameters<typeof actual.createHmac>) => (mockHmacs.count++, actual.createHmac(...args)) };
 });
 
-const ts = 1_700_000_000_123;
-const unsigned: UnsignedUpdate[] = [
-  { id: 'fa', origin: 'node-a', ts, kind: 'flush_all', body: {} },
-  { id: 'fa2', origin: 'node-a', ts, kind: 'flush_all', body: { caches: ['credentials'] } },
-  { id: 'fu', origin: 'node-b', ts, kind: 'flush_users', body: { usernames: ['alice', 'Zoë', '\u{1F600}'], caches: ['roles', 'credentials'] } },
-  { id: 'ss', origin: 'node-c', ts: 0.5, kind: 'set_settings', body: { scope: 'roles', values: { ttl_ms: 120_000, refresh_ms: 0, max_entries: 9, active_update: false }, persistent: true } },
-  { id: 'ss2', origin: 'node-c', ts, kind: 'set_settings', body: { scope: 'all', values: { ttl_ms: 1 }, persistent: true, more: [{ scope: 'all', values: {}, persistent: false, reset: ['ttl_ms'] }] } },
-];
 
 describe('own frames (the publishing node receiving its own update)', () => {
   it.each(unsigned.map((u) => [u.kind, u] as const))('decode as another node decodes them: %s', (_kind, u) => {

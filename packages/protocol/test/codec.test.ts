@@ -14,18 +14,10 @@ import {
   withSeq,
 } from '@authcache/protocol';
 import type { Ack, AckDecodeResult, ConfigUpdate, DecodeResult, RejectReason, UnsignedUpdate } from '@authcache/protocol';
-import { craft, craftValue, packr } from './frames';
+import { craft, craftValue, packr, unsigned } from './frames';
 
 const codec = createCodec('secret');
 const ts = 1_700_000_000_123;
-
-const unsigned: UnsignedUpdate[] = [
-  { id: 'fa', origin: 'node-a', ts, kind: 'flush_all', body: {} },
-  { id: 'fa2', origin: 'node-a', ts, kind: 'flush_all', body: { caches: ['credentials'] } },
-  { id: 'fu', origin: 'node-b', ts, kind: 'flush_users', body: { usernames: ['alice', 'Zoë', '\u{1F600}'], caches: ['roles', 'credentials'] } },
-  { id: 'ss', origin: 'node-c', ts: 0.5, kind: 'set_settings', body: { scope: 'roles', values: { ttl_ms: 120_000, refresh_ms: 0, max_entries: 9, active_update: false }, persistent: true } },
-  { id: 'ss2', origin: 'node-c', ts, kind: 'set_settings', body: { scope: 'all', values: { ttl_ms: 1 }, persistent: true, more: [{ scope: 'all', values: {}, persistent: false, reset: ['ttl_ms'] }] } },
-];
 const acks: Ack[] = [
   { update_id: 'ss', node: 'node-d', ok: false, error: 'cache busy' },
   { update_id: 'fa', node: 'node-e', ok: true },

@@ -61,7 +61,7 @@ function claim(registry: string, port: number, now: number): boolean {
     return takeStale(file, now);
   } catch (err) {
     // ENOENT: the entry went between the create and the stat (another process took it over).
-    return (err as NodeJS.ErrnoException).code === 'ENOENT' ? false : true;
+    return (err as NodeJS.ErrnoException).code !== 'ENOENT';
   }
 }
 
