@@ -15,6 +15,8 @@ const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 
 class FakeDirectory {
   entries = new Map<string, { attrs: Record<string, string[]>; ts: number; csn?: string }>();
+  /** Runs once, as a whole-directory read (no modifyTimestamp filter) starts. */
+  beforeWholeRead: (() => void) | undefined;
   put(dn: string, attrs: Record<string, string[]>, ts: number, csn?: string) {
     this.entries.set(dn, { attrs, ts, csn });
   }
@@ -22,6 +24,11 @@ class FakeDirectory {
     const f = opts.filter ?? '';
     const since = /modifyTimestamp>=(\d{14}Z)/.exec(f)?.[1];
     const sinceMs = since === undefined ? -Infinity : parseGeneralizedTime(since)!;
+    if (since === undefined && this.beforeWholeRead) {
+      const hook = this.beforeWholeRead;
+      this.beforeWholeRead = undefined;
+      hook();
+    }
     const wantLocked = f.includes('(locked=yes)');
     const out: Entry[] = [];
     for (const [dn, e] of this.entries) {
@@ -35,7 +42,7 @@ class FakeDirectory {
   }
 }
 
-function setup(opts: { held?: () => boolean; fail?: () => boolean } = {}) {
+function setup(opts: { held?: () => boolean; fail?: () => boolean; rescanMs?: number } = {}) {
   let now = T0 + 10_000;
   const dir = new FakeDirectory();
   const redisData = new Map<string, string>();
@@ -54,7 +61,7 @@ function setup(opts: { held?: () => boolean; fail?: () => boolean } = {}) {
     AUTHCACHE_LDAP_USER_BASE: 'ou=people,dc=x',
     AUTHCACHE_LDAP_GROUP_BASE: 'ou=groups,dc=x',
     AUTHCACHE_LDAP_DISABLED_FILTER: '(locked=yes)',
-    AUTHCACHE_LDAP_RESCAN_MS: '0',
+    AUTHCACHE_LDAP_RESCAN_MS: String(opts.rescanMs ?? 0),
   });
   const poller = new ChangePoller({
     cfg,
@@ -130,6 +137,23 @@ test('a changed group: its holders before and after, through nested groups; one 
   s.group('all', [g('eng'), u('carol')], T0 + 30_000, 'c2'); // touched: everyone holding "all"
   await s.poller.tick();
   expect(s.calls[1]).toEqual(['alice', 'carol']);
+});
+
+test("a change made between a rescan's poll and its read is published once; a password change in that gap still is", async () => {
+  const s = setup({ rescanMs: 1000 });
+  for (const x of ['alice', 'bob', 'dave']) s.user(x, T0, `${x}-1`);
+  s.group('devs', [u('alice'), u('dave')], T0, 'devs-1');
+  await s.poller.tick(); // the snapshot
+  s.advance(1000);
+  s.dir.beforeWholeRead = () => {
+    s.group('devs', [u('dave')], T0 + 20_000, 'devs-2'); // alice removed: the rescan's comparison finds it
+    s.user('bob', T0 + 20_000, 'bob-2', { userPassword: ['new'] }); // nothing the comparison looks at
+  };
+  await s.poller.tick(); // the rescan: its poll finds nothing, its read finds the group changed
+  expect(s.calls).toEqual([['alice', 'dave']]);
+  await s.poller.tick(); // the poll returns both entries: devs was published after it changed, bob was not
+  await s.poller.tick();
+  expect(s.calls).toEqual([['alice', 'dave'], ['bob']]);
 });
 
 test('a failed publish stays pending and goes out (once, merged) with the next round', async () => {

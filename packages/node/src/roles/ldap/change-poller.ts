@@ -48,6 +48,13 @@ export class ChangePoller {
   private lastRescan = 0;
   /** `${dnKey}|${version or modifyTimestamp}` -> when it was last reported and the entry's modifyTimestamp. */
   private readonly seen = new Map<string, { at: number; ts: number; exact: boolean }>();
+  /**
+   * Left by a rescan for the poll after it: entry versions its snapshot read already held, and the
+   * users it invalidates. A change made between the rescan's poll and its read is in that read, so
+   * its users are published after it; the next poll returns the entry again and must not publish
+   * them twice (it does publish the users the rescan's comparison did not find, such as a password change).
+   */
+  private covered: { versions: Set<string>; users: Set<string> } | undefined;
   /** Users affected by changes whose invalidation is not published yet (kept across a failed publish). */
   private readonly pending = new Set<string>();
   private stopped = false;
@@ -118,6 +125,7 @@ export class ChangePoller {
 
   /** Lease gained: snapshot, then catch up from the last holder's mark (if any). */
   private async begin(): Promise<void> {
+    this.covered = undefined;
     const saved = await this.d.redis.get(this.d.markKey).catch(() => null);
     const snap = await readSnapshot(this.d.dir, this.d.cfg);
     this.snap = snap;
@@ -140,32 +148,43 @@ export class ChangePoller {
     const since = formatGeneralizedTime(this.mark!);
     const { users, disabled, groups } = await readEntries(this.d.dir, this.d.cfg, since);
     let newest = this.mark!;
-    const fresh = (e: Entry): boolean => {
+    const covered = this.covered;
+    /** How to report the entry's users: undefined when it was reported already. */
+    const fresh = (e: Entry): ((users: Iterable<string>) => void) | undefined => {
       const raw = first(e, 'modifyTimestamp');
       const ts = raw === undefined ? undefined : parseGeneralizedTime(raw);
-      if (ts === undefined) return true;
+      if (ts === undefined) return report;
       if (ts > newest) newest = ts;
       const version = entryVersion(e);
       const key = `${dnKey(e.dn)}|${version ?? ts}`;
       const last = this.seen.get(key);
-      if (last !== undefined && (last.exact || last.at >= ts + SAME_SECOND_MS)) return false;
+      if (last !== undefined && (last.exact || last.at >= ts + SAME_SECOND_MS)) return undefined;
       this.seen.set(key, { at: this.now(), ts, exact: version !== undefined });
-      return true;
+      return version !== undefined && covered?.versions.has(key) ? reportUncovered : report;
+    };
+    const report = (names: Iterable<string>) => {
+      for (const n of names) this.pending.add(n);
+    };
+    const reportUncovered = (names: Iterable<string>) => {
+      for (const n of names) if (!covered!.users.has(n)) this.pending.add(n);
     };
     for (const e of users) {
-      if (!fresh(e)) continue;
+      const add = fresh(e);
+      if (!add) continue;
       const old = snap.users.get(dnKey(e.dn));
-      if (old) this.pending.add(old.name);
+      if (old) add([old.name]);
       const u = snap.putUser(e, disabled.has(dnKey(e.dn)));
-      if (u) this.pending.add(u.name);
+      if (u) add([u.name]);
     }
     for (const e of groups) {
-      if (!fresh(e)) continue;
+      const add = fresh(e);
+      if (!add) continue;
       const k = dnKey(e.dn);
-      for (const u of snap.holdersOfGroup(k)) this.pending.add(u);
+      add(snap.holdersOfGroup(k));
       snap.putGroup(e);
-      for (const u of snap.holdersOfGroup(k)) this.pending.add(u);
+      add(snap.holdersOfGroup(k));
     }
+    this.covered = undefined;
     this.mark = newest;
     for (const [key, s] of this.seen) if (s.ts < newest) this.seen.delete(key);
   }
@@ -188,6 +207,10 @@ export class ChangePoller {
       }
     }
     for (const k of next.groups.keys()) if (!old.groups.has(k)) for (const u of next.holdersOfGroup(k)) this.pending.add(u);
+    // Everything pending is published after `next` was read (now, or after a failed publish, later).
+    const versions = new Set<string>();
+    for (const [k, { ts, version }] of next.stamps) if (version !== undefined && ts >= this.mark!) versions.add(`${k}|${version}`);
+    this.covered = { versions, users: new Set(this.pending) };
     this.snap = next;
     this.lastRescan = this.now();
   }
