@@ -105,3 +105,21 @@ it('the bare exchange (the floor of a flush) answers every call, each after its 
   // One script per update (INCR, XADD, PUBLISH), and one ack PUBLISH from each of the 2 members.
   expect({ incr: out.incr, xadd: out.xadd, publish: out.publish }).toEqual({ incr: updates, xadd: updates, publish: 3 * updates });
 });
+
+it("the results' machine line names how idle CPUs wait, when Linux says (the flush round trip follows it)", () => {
+  const script = `
+    import { machine } from './scripts/bench/lib/machine.mjs';
+    import { markdown } from './scripts/bench/lib/report.mjs';
+    const m = { ...machine(), date: '2026-12-03T00:00:00Z', load_average_at_start: [0, 0, 0] };
+    const line = (idle) => markdown({ machine: { ...m, idle }, benchmarks: [] }).split('\\n')[0];
+    console.log(JSON.stringify({ idle: m.idle, vm: line({ cpuidle_driver: 'haltpoll', guest_halt_poll_ns: 0 }), bare: line({ cpuidle_driver: 'intel_idle' }), none: line(null) }));
+  `;
+  const r = node(['--input-type=module', '-e', script]);
+  expect(r.stderr).toBe('');
+  const out = JSON.parse(r.stdout) as { idle: unknown; vm: string; bare: string; none: string };
+  expect(out.vm).toMatch(/; idle CPUs: cpuidle haltpoll, guest_halt_poll_ns 0\.$/);
+  expect(out.bare).toMatch(/; idle CPUs: cpuidle intel_idle\.$/);
+  expect(out.none).toMatch(/load average at start 0 0 0\.$/);
+  // Read off this machine: null only where Linux exposes no cpuidle driver.
+  if (out.idle !== null) expect(out.idle).toMatchObject({ cpuidle_driver: expect.any(String) });
+});

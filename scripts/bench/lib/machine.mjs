@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { repoRoot } from './deps.mjs';
 
@@ -22,5 +23,25 @@ export function machine() {
     load_average_at_start: os.loadavg().map((n) => Math.round(n * 100) / 100),
     commit,
     dirty,
+    idle: idleSettings(),
   };
+}
+
+/**
+ * How an idle CPU waits, where Linux says: on a VM whose idle vCPUs halt at once (haltpoll with
+ * guest_halt_poll_ns 0), every wake-up of a process on an idle vCPU is a VM exit, and a flush's
+ * round trip is a chain of such wake-ups (docs/architecture.md, "What the round trip scales with").
+ */
+function idleSettings() {
+  const read = (path) => {
+    try {
+      return readFileSync(path, 'utf8').trim();
+    } catch {
+      return null;
+    }
+  };
+  const driver = read('/sys/devices/system/cpu/cpuidle/current_driver');
+  const pollNs = read('/sys/module/haltpoll/parameters/guest_halt_poll_ns');
+  if (driver === null) return null;
+  return { cpuidle_driver: driver, ...(pollNs === null ? {} : { guest_halt_poll_ns: Number(pollNs) }) };
 }

@@ -30,7 +30,8 @@ export function markdown(results, jsonName = 'results.json') {
   if (results.quick) lines.push('> **QUICK RUN** (`npx -y pnpm@10 bench --quick`): short durations and fewer users, for development only; not the figures to quote.', '');
   lines.push(
     `Measured ${m.date.slice(0, 10)} on ${m.cpu_model}, ${m.cores} cores, ${m.memory_gib} GiB, ${m.os}, Node ${m.node}` +
-      `${m.commit ? `, commit ${m.commit}${m.dirty ? ' (with local changes)' : ''}` : ''}; load average at start ${m.load_average_at_start.join(' ')}.`,
+      `${m.commit ? `, commit ${m.commit}${m.dirty ? ' (with local changes)' : ''}` : ''}; load average at start ${m.load_average_at_start.join(' ')}` +
+      `${m.idle ? `; idle CPUs: cpuidle ${m.idle.cpuidle_driver}${m.idle.guest_halt_poll_ns === undefined ? '' : `, guest_halt_poll_ns ${m.idle.guest_halt_poll_ns}`}` : ''}.`,
     '',
     '| Benchmark | Figure | Value | Baseline (same run) | Ratio | Target | Result |',
     '|---|---|---:|---|---:|---|:---:|',
