@@ -1,8 +1,10 @@
 /**
  * TLS to the directory: ldaps:// and StartTLS with a private CA (AUTHCACHE_LDAP_CA_FILE), and a
- * server the CA does not vouch for refused (unavailable, never a plain-text fallback).
+ * server the CA does not vouch for refused (unavailable, never a plain-text fallback). And the
+ * deadline over the whole opening of a connection (StartTLS, handshake, bind), which no single
+ * step's timeout gives.
  */
-import { startSlapd, type LdapHandle } from '@authcache/testkit';
+import { startSlapd, startTcpProxy, type LdapHandle } from '@authcache/testkit';
 import { loadLdapConfig } from '../packages/node/src/roles/ldap/config';
 import { Directory } from '../packages/node/src/roles/ldap/directory';
 
@@ -45,6 +47,29 @@ describe('LDAP over TLS (slapd with a private CA)', () => {
     const s = await open({ AUTHCACHE_LDAP_STARTTLS: 'true', AUTHCACHE_LDAP_CA_FILE: ldap.tls!.caFile });
     expect(await s.verifyPassword('alice', 'alice-pw')).toBe(true);
     expect(await s.verifyPassword('alice', 'wrong')).toBe(false);
+  });
+
+  test('StartTLS where every step answers within the timeout but the opening as a whole does not: the call gives up at the timeout', async () => {
+    // 150 ms each way on every chunk: StartTLS, the TLS handshake and the bind take >= 300 ms each,
+    // under the 500 ms that ldapts bounds each step by, ~900 ms in all.
+    const proxy = await startTcpProxy({ targetPort: ldap.port });
+    proxy.setDelay(150);
+    const over = { AUTHCACHE_LDAP_URL: `ldap://127.0.0.1:${proxy.port}`, AUTHCACHE_LDAP_STARTTLS: 'true', AUTHCACHE_LDAP_CA_FILE: ldap.tls!.caFile };
+    try {
+      const slow = await open({ ...over, AUTHCACHE_LDAP_TIMEOUT_MS: '500' });
+      const t0 = Date.now();
+      const err = await slow.verifyPassword('alice', 'alice-pw').catch((e: unknown) => e);
+      const took = Date.now() - t0;
+      expect(err).toBeInstanceOf(RoleStoreError);
+      expect((err as RoleStoreError).kind).toBe('unavailable');
+      // Given up at the 500 ms deadline, not after the ~900 ms the steps add up to.
+      expect(took).toBeLessThan(800);
+      // The same path with room for the whole opening: it does answer, so the deadline cut it above.
+      const patient = await open({ ...over, AUTHCACHE_LDAP_TIMEOUT_MS: '5000' });
+      expect(await patient.verifyPassword('alice', 'alice-pw')).toBe(true);
+    } finally {
+      await proxy.close();
+    }
   });
 
   test.each([

@@ -1,4 +1,5 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 
 export type CutMode =
   /** Existing connections are reset and new ones refused: what a crashed peer or a firewall REJECT looks like. */
@@ -16,6 +17,13 @@ export interface TcpProxy {
   connections(): number;
   cut(mode?: CutMode): void;
   heal(): void;
+  /**
+   * Delays every chunk by `ms` each way from now on (0: none): a slow network or a slow server that
+   * still answers. Chunks leave in arrival order whatever the delay was when each came.
+   */
+  setDelay(ms: number): void;
+  /** Chunks held by the delay now, both ways, all connections. */
+  held(): number;
   close(): Promise<void>;
 }
 
@@ -31,7 +39,37 @@ interface Pair {
 export async function startTcpProxy(opts: { targetHost?: string; targetPort: number; port?: number }): Promise<TcpProxy> {
   const targetHost = opts.targetHost ?? '127.0.0.1';
   let state: 'open' | CutMode = 'open';
+  let delayMs = 0;
+  let held = 0;
   const pairs = new Set<Pair>();
+
+  /** Forwards `from`'s bytes to `to`, each chunk held `delayMs` (one queue per direction keeps the order). */
+  const pipe = (from: Socket, to: Socket) => {
+    const queue: Array<{ due: number; chunk: Buffer }> = [];
+    let timer: NodeJS.Timeout | undefined;
+    const pump = () => {
+      timer = undefined;
+      const now = performance.now();
+      while (queue.length > 0 && queue[0]!.due <= now) {
+        const { chunk } = queue.shift()!;
+        held--;
+        if (state === 'open') to.write(chunk);
+      }
+      if (queue.length > 0) timer = setTimeout(pump, queue[0]!.due - now);
+    };
+    from.on('data', (chunk: Buffer) => {
+      if (state !== 'open') return;
+      if (delayMs === 0 && queue.length === 0) return void to.write(chunk);
+      queue.push({ due: performance.now() + delayMs, chunk });
+      held++;
+      timer ??= setTimeout(pump, delayMs);
+    });
+    from.on('close', () => {
+      clearTimeout(timer);
+      held -= queue.length;
+      queue.length = 0;
+    });
+  };
 
   const server: Server = createServer((client) => {
     if (state === 'reset') {
@@ -42,12 +80,8 @@ export async function startTcpProxy(opts: { targetHost?: string; targetPort: num
     const pair: Pair = { client, upstream };
     pairs.add(pair);
     // Bytes are forwarded only while open; in a blackhole they are dropped, never delivered later.
-    client.on('data', (chunk) => {
-      if (state === 'open') upstream.write(chunk);
-    });
-    upstream.on('data', (chunk) => {
-      if (state === 'open') client.write(chunk);
-    });
+    pipe(client, upstream);
+    pipe(upstream, client);
     const end = () => {
       pairs.delete(pair);
       client.destroy();
@@ -95,6 +129,10 @@ export async function startTcpProxy(opts: { targetHost?: string; targetPort: num
       }
       state = 'open';
     },
+    setDelay(ms: number) {
+      delayMs = Math.max(0, ms);
+    },
+    held: () => held,
     async close() {
       for (const p of pairs) {
         p.client.destroy();

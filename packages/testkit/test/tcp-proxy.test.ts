@@ -73,3 +73,45 @@ it('blackhole: nothing gets through; healing resets the held connection and lets
   expect(await roundTrip(fresh, 'after')).toBe('after');
   fresh.destroy();
 });
+
+it('setDelay: every chunk is held that long each way, in order, a later shorter delay never overtaking; back to 0, bytes still pass', async () => {
+  const s = await open();
+  const got: string[] = [];
+  s.on('data', (c: Buffer) => got.push(c.toString()));
+  proxy.setDelay(150);
+  const t0 = performance.now();
+  s.write('a');
+  await waitUntil(() => proxy.held() === 1);
+  proxy.setDelay(0); // 'b' is not held, yet must not overtake 'a'
+  s.write('b');
+  await waitUntilText(got, 'ab');
+  expect(performance.now() - t0).toBeGreaterThanOrEqual(149);
+  expect(proxy.held()).toBe(0);
+  proxy.setDelay(60);
+  const t1 = performance.now();
+  got.length = 0;
+  s.write('c');
+  await waitUntilText(got, 'c');
+  expect(performance.now() - t1).toBeGreaterThanOrEqual(119); // both ways
+  proxy.setDelay(0);
+  got.length = 0;
+  s.write('d');
+  await waitUntilText(got, 'd');
+  s.destroy();
+});
+
+async function waitUntil(check: () => boolean): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not met within 5 s');
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
+async function waitUntilText(got: string[], text: string): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (got.join('') !== text) {
+    if (Date.now() > deadline) throw new Error(`got ${JSON.stringify(got.join(''))}, wanted ${JSON.stringify(text)}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}

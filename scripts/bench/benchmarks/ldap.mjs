@@ -1,7 +1,6 @@
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { startDelayProxy } from '../lib/delay-proxy.mjs';
 import { repoRoot, testkit } from '../lib/deps.mjs';
 import { figure } from '../lib/figures.mjs';
 import { exchange, keepAliveAgent } from '../lib/http.mjs';
@@ -140,7 +139,7 @@ export default {
       cluster = undefined;
 
       // ---- (c): 1 node behind a proxy that can slow LDAP down ----
-      proxy = await startDelayProxy(ldap.port);
+      proxy = await testkit.startTcpProxy({ targetPort: ldap.port });
       const identity = clusterIdentity(this.name);
       single = await startBenchNode(ctx, this.name, identity, {
         ...ldap.env,
