@@ -72,9 +72,14 @@ export function usePostgresStores(prefix: string): PostgresStoreSuite {
         names: clusterNames(`c${schema}`),
         invalidate: opts.invalidate,
       });
+      let closed = false;
       const handle: OpenedStore = {
         store,
+        // Once: a test may close its store and the suite closes every store again at the end, and
+        // ioredis 5's disconnect() on an ended client arms a 2 s timer nothing clears.
         async close() {
+          if (closed) return;
+          closed = true;
           await store.stop();
           redis.disconnect();
         },
