@@ -33,7 +33,9 @@ describeRoleStore('redis', async () => {
     const { seq } = await transport.publish(frame, ops);
     return { seq, nodes: { total: 1, successful: 1, failed: 0 }, failures: [], members: [{ node: 'contract', result: 'applied' }] };
   });
-  await cmd.ping();
+  // Both answered before a test runs: a test that publishes nothing ends at once, and a PING still
+  // in flight when close() disconnects would reject into whichever test runs then.
+  await Promise.all([cmd.ping(), subReady]);
   return {
     store,
     invalidations: async () => {
