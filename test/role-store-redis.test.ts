@@ -28,7 +28,6 @@ describeRoleStore('redis', async () => {
   const subReady = sub.ping();
   const transport = new RedisTransport({ cmd, sub, names, nodeId: 'contract', logMaxLen: 10_000, log: silentLog, metrics: new Metrics() });
   const store = new RedisRoleStore(cmd, names, async (usernames, ops) => {
-    await subReady;
     const frame = codec.encode({ kind: 'flush_users', id: randomBytes(8).toString('hex'), origin: 'contract', ts: Date.now(), body: { usernames } });
     const { seq } = await transport.publish(frame, ops);
     return { seq, nodes: { total: 1, successful: 1, failed: 0 }, failures: [], members: [{ node: 'contract', result: 'applied' }] };

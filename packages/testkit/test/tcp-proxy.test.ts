@@ -1,6 +1,6 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
-import { startTcpProxy, type TcpProxy } from '../src';
+import { startTcpProxy, waitFor, type TcpProxy } from '../src';
 
 let echo: Server;
 let echoPort: number;
@@ -81,37 +81,21 @@ it('setDelay: every chunk is held that long each way, in order, a later shorter 
   proxy.setDelay(150);
   const t0 = performance.now();
   s.write('a');
-  await waitUntil(() => proxy.held() === 1);
+  await waitFor(() => proxy.held() === 1, { timeoutMs: 5000, intervalMs: 1, message: "'a' not held" });
   proxy.setDelay(0); // 'b' is not held, yet must not overtake 'a'
   s.write('b');
-  await waitUntilText(got, 'ab');
+  await waitFor(() => got.join('') === 'ab', { timeoutMs: 5000, intervalMs: 5, message: 'not ab' });
   expect(performance.now() - t0).toBeGreaterThanOrEqual(149);
   expect(proxy.held()).toBe(0);
   proxy.setDelay(60);
   const t1 = performance.now();
   got.length = 0;
   s.write('c');
-  await waitUntilText(got, 'c');
+  await waitFor(() => got.join('') === 'c', { timeoutMs: 5000, intervalMs: 5, message: 'not c' });
   expect(performance.now() - t1).toBeGreaterThanOrEqual(119); // both ways
   proxy.setDelay(0);
   got.length = 0;
   s.write('d');
-  await waitUntilText(got, 'd');
+  await waitFor(() => got.join('') === 'd', { timeoutMs: 5000, intervalMs: 5, message: 'not d' });
   s.destroy();
 });
-
-async function waitUntil(check: () => boolean): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met within 5 s');
-    await new Promise((r) => setTimeout(r, 1));
-  }
-}
-
-async function waitUntilText(got: string[], text: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (got.join('') !== text) {
-    if (Date.now() > deadline) throw new Error(`got ${JSON.stringify(got.join(''))}, wanted ${JSON.stringify(text)}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}

@@ -149,6 +149,12 @@ export class ChangePoller {
     const { users, disabled, groups } = await readEntries(this.d.dir, this.d.cfg, since);
     let newest = this.mark!;
     const covered = this.covered;
+    const report = (names: Iterable<string>) => {
+      for (const n of names) this.pending.add(n);
+    };
+    const reportUncovered = (names: Iterable<string>) => {
+      for (const n of names) if (!covered!.users.has(n)) this.pending.add(n);
+    };
     /** How to report the entry's users: undefined when it was reported already. */
     const fresh = (e: Entry): ((users: Iterable<string>) => void) | undefined => {
       const raw = first(e, 'modifyTimestamp');
@@ -161,12 +167,6 @@ export class ChangePoller {
       if (last !== undefined && (last.exact || last.at >= ts + SAME_SECOND_MS)) return undefined;
       this.seen.set(key, { at: this.now(), ts, exact: version !== undefined });
       return version !== undefined && covered?.versions.has(key) ? reportUncovered : report;
-    };
-    const report = (names: Iterable<string>) => {
-      for (const n of names) this.pending.add(n);
-    };
-    const reportUncovered = (names: Iterable<string>) => {
-      for (const n of names) if (!covered!.users.has(n)) this.pending.add(n);
     };
     for (const e of users) {
       const add = fresh(e);
