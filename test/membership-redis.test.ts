@@ -6,7 +6,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { clusterNames, type ClusterNames } from '@authcache/protocol';
-import { startRedis, waitFor, type RedisHandle } from '@authcache/testkit';
+import { disconnectUnlessEnded, startRedis, waitFor, type RedisHandle } from '@authcache/testkit';
 import { Redis } from 'ioredis';
 import { Membership, type MembershipOptions } from '../packages/node/src/membership';
 import type { HeartbeatContent } from '../packages/node/src/membership/heartbeat-codec';
@@ -28,9 +28,8 @@ beforeAll(async () => {
 afterEach(async () => {
   jest.restoreAllMocks();
   await Promise.all(started.splice(0).map((m) => m.stop().catch(() => undefined)));
-  // Not twice: ioredis 5's disconnect() on an ended client arms a 2 s timer nothing clears, which
-  // kept the jest worker alive past the run (a test disconnects its own on purpose).
-  for (const c of connections.splice(0)) if (c.status !== 'end') c.disconnect();
+  // Some tests disconnect their own on purpose.
+  for (const c of connections.splice(0)) disconnectUnlessEnded(c);
 });
 afterAll(async () => {
   await redis?.stop();

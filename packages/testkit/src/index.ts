@@ -6,7 +6,7 @@ export { startCluster, type ClusterHandle, type ClusterOptions } from './cluster
 export { repoRoot, defaultNodeEntry } from './repo-root';
 export { startTcpProxy, type TcpProxy, type CutMode } from './tcp-proxy';
 export { track } from './child-reaper';
-export { withConnection } from './redis-commands';
+export { disconnectUnlessEnded, withConnection } from './redis-commands';
 export * from './postgres';
 export * from './ldap';
 export { startSentinel, spawnRedisServer, type SentinelHandle, type SentinelOptions, type RedisProcess } from './redis-sentinel';

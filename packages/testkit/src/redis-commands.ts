@@ -30,10 +30,17 @@ export async function withConnection<T>(url: string, fn: (redis: Redis) => Promi
     await redis.connect();
     return await fn(redis);
   } finally {
-    // Once the connection has ended (refused, or closed by SHUTDOWN), disconnect() would only arm a
-    // timer waiting for a 'close' that already happened, and keep the process alive for it.
-    if (redis.status !== 'end') redis.disconnect();
+    disconnectUnlessEnded(redis);
   }
+}
+
+/**
+ * disconnect(), unless the connection has ended already (refused, closed by SHUTDOWN, disconnected
+ * before): then ioredis 5's disconnect() would only arm a 2 s timer waiting for a 'close' that
+ * already happened, and keep the process (a jest worker) alive for it.
+ */
+export function disconnectUnlessEnded(redis: Redis): void {
+  if (redis.status !== 'end') redis.disconnect();
 }
 
 export async function ping(url: string, timeoutMs = 1000): Promise<boolean> {
