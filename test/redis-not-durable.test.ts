@@ -35,11 +35,13 @@ beforeAll(async () => {
     intervalMs: 50,
     message: 'the replica did not sync with the master',
   });
+  // WAIT's bound: 100 ms was once too short for the live replica while the rest of the suite loaded
+  // both cores (a 504 in the first test); each 504 below waits this long.
   cluster = await startCluster({
     redisUrl: master.url,
     size: 2,
     cluster: NAME,
-    env: { AUTHCACHE_REDIS_MIN_REPLICAS: '1', AUTHCACHE_REDIS_REPLICA_WAIT_MS: '100' },
+    env: { AUTHCACHE_REDIS_MIN_REPLICAS: '1', AUTHCACHE_REDIS_REPLICA_WAIT_MS: '1000' },
   });
 }, 90_000);
 
