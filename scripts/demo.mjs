@@ -16,7 +16,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 const CLI = join(root, 'packages/client/dist/cli.js');
 
-/** A change not seen on a node within this long is reported as not enforced (docs/architecture.md, "The staleness bound" bound is 5 s). */
+/** A change not seen on a node within this long is reported as not enforced (docs/architecture.md, "The staleness bound, and why it holds": the bound is 5 s). */
 const DEADLINE_MS = 10_000;
 const POLL_MS = 20;
 

@@ -1,5 +1,5 @@
 /**
- * The staleness bound covers permissions (issue 15.5; docs/architecture.md, "The staleness bound"):
+ * The staleness bound covers permissions (issue 15.5; docs/architecture.md, "The staleness bound, and why it holds"):
  * a node cut from Redis keeps its cached "allowed" only until max_staleness after its last
  * confirmed sync; a permission revoked meanwhile through another node is never allowed by the cut
  * node later than max_staleness after the revoke returned (it answers denied or 503). Healed, it

@@ -1,6 +1,6 @@
 /**
  * The promise checked against the clock: no node accepts a revoked credential later than
- * max_staleness after the revoking call returned (docs/architecture.md, "The staleness bound").
+ * max_staleness after the revoking call returned (docs/architecture.md, "The staleness bound, and why it holds").
  */
 
 import type { NodeHandle } from '@authcache/testkit';

@@ -18,7 +18,7 @@ export const unavailable = (m: string) => new HttpError(503, m);
 /**
  * The answer when a change was sent but no reply came: it may have been applied, and then it was
  * also published (change and invalidation are one atomic step). Never "not applied"
- * (docs/architecture.md, "Outcome unknown").
+ * (docs/architecture.md, "Atomic change and invalidation").
  */
 export const outcomeUnknown = (m: string) => new HttpError(504, `outcome unknown: the change may have been applied; ${m}`);
 

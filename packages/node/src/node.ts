@@ -176,7 +176,7 @@ export class AuthcacheNode {
     await this.redis.quit().catch(() => this.redis.disconnect());
   }
 
-  /** True while the node may answer from its cache (docs/architecture.md, "Staleness bound"). */
+  /** True while the node may answer from its cache (docs/architecture.md, "The staleness bound, and why it holds"). */
   trustsCache(): boolean {
     return this.bus.syncAgeMs() <= this.config.maxStalenessMs;
   }

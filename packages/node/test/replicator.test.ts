@@ -1,7 +1,7 @@
 /**
  * The replicator on an in-memory transport that drops, duplicates, delays and reorders frames:
  * seq order, gaps, replays, acks, anti-entropy, and the staleness rule (docs/architecture.md,
- * "Propagation protocol").
+ * "Propagation").
  */
 import { createCodec, withSeq } from '@authcache/protocol';
 import { TransportError } from '../src/bus/transport';

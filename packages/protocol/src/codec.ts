@@ -9,7 +9,7 @@
  * The type byte is signed, so an ack can never be taken for an update nor an update for an ack.
  * Leaving the seq unsigned gives nothing to an attacker that write access to Redis does not
  * already give: dropping, delaying or replaying frames and rewriting the seq counter itself.
- * The publish script writes the seq using the offsets exported here (docs/architecture.md, "Wire format").
+ * The publish script writes the seq using the offsets exported here (docs/architecture.md, "Propagation": the frame layout).
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { Packr } from 'msgpackr';

@@ -37,7 +37,7 @@ export interface ClusterNames {
   settingsPersistent: string;
   /** Redis Stream of the audit trail (bounded by length and age). */
   audit: string;
-  /** Hash resource -> JSON array of permissions granted to one role. */
+  /** Hash of one role's grants, one field per (resource, permission) (node/src/permissions/redis-layout.ts). */
   rolePermissions(name: string): string;
   /** Set of the roles that hold any permission grant. */
   permissionsIndex: string;

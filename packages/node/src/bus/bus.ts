@@ -1,6 +1,6 @@
 /**
- * The propagation seam as the rest of the node sees it (docs/architecture.md, "Propagation
- * protocol"): the replicator (seq order, gaps, acks, anti-entropy, fail-closed) over a
+ * The propagation seam as the rest of the node sees it (docs/architecture.md,
+ * "Propagation"): the replicator (seq order, gaps, acks, anti-entropy, fail-closed) over a
  * BusTransport (Redis today). Kept as the one import path for the bus.
  */
 export { Replicator, type Change, type ReplicatorOptions, type StartPosition, type Propagation } from './replicator';

@@ -1,7 +1,7 @@
 /**
  * Publishing a ConfigUpdate is one Redis script, so that the guards, seq assignment, the state
  * writes that go with the update (settings, role rows), the append to the bounded log and the
- * broadcast are atomic and in seq order (docs/architecture.md, "Publishing"). The byte offsets
+ * broadcast are atomic and in seq order (docs/architecture.md, "Propagation", Publish). The byte offsets
  * of the seq come from the codec's constants: the script is generated from them, so the frame
  * layout is known in one place only.
  *

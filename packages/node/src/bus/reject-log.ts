@@ -1,7 +1,7 @@
 /**
  * What happens to a frame that is not applied: counted in `authcache_bus_rejected_total{reason}`
  * and logged at most once per reason per 10 s, so that a flood of garbage can neither fill the
- * log nor hide (docs/architecture.md, "Rejected frames").
+ * log nor hide (docs/architecture.md, "Propagation": what is rejected).
  */
 import type { Logger } from 'pino';
 import type { RejectReason } from '@authcache/protocol';

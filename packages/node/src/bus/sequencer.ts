@@ -1,6 +1,6 @@
 /**
  * Pure rules for applying ConfigUpdates in cluster seq order (docs/architecture.md,
- * "Propagation protocol"). No I/O here, so the gap and reset handling can be tested without a
+ * "Propagation"). No I/O here, so the gap and reset handling can be tested without a
  * transport; the replicator acts on exactly the fields each decision returns.
  */
 export type SeqDecision =

@@ -1,6 +1,6 @@
 /**
  * Settings writes as the generic StoreOps the publish script applies in the same atomic step as
- * the update (docs/architecture.md, "Publishing"): one path for settings and role rows.
+ * the update (docs/architecture.md, "Propagation", Publish): one path for settings and role rows.
  */
 import type { ClusterNames } from '@authcache/protocol';
 import type { SettingsWrite } from '../cache/settings';

@@ -3,7 +3,7 @@ import type { LoadGuard } from './load-guard';
 
 /**
  * One cache's read-through from the backend: single-flight per name, and the load guard that
- * keeps a read overtaken by an invalidation from being stored (docs/architecture.md, "Caches").
+ * keeps a read overtaken by an invalidation from being stored (docs/architecture.md, "The login path", Load race).
  */
 export interface Loader<V> {
   cache: BoundedCache<V & Timed>;

@@ -3,7 +3,7 @@
  * table of that role set (through the permissions cache), then the rules of rules.ts. A check the
  * caches hold whole returns without a promise (the hot path, as a cached login). A node that
  * cannot confirm it is in sync reads the backend and caches nothing (docs/architecture.md, "The
- * staleness bound"): a revoked permission is never allowed past max staleness.
+ * staleness bound, and why it holds"): a revoked permission is never allowed past max staleness.
  */
 import type { Logger } from 'pino';
 import type { CacheSettings, CacheStats } from '@authcache/protocol';

@@ -3,7 +3,7 @@
  * on `roles/TARGET` (or on `roles`, which covers every role; a superuser may impersonate anyone).
  * The decisions are cached in the impersonation cache, with its own counters; an entry depends on
  * the caller, the target and the caller's roles, so a user flush or a grant change naming any of
- * them drops it (docs/architecture.md, "Permissions").
+ * them drops it (docs/architecture.md, "Permissions and impersonation").
  */
 import type { Logger } from 'pino';
 import { IMPERSONATE, type CacheStats } from '@authcache/protocol';

@@ -1,5 +1,5 @@
 /**
- * The permission rules, pure (docs/architecture.md, "Permissions"): a grant on a resource covers
+ * The permission rules, pure (docs/architecture.md, "Permissions and impersonation"): a grant on a resource covers
  * every resource below it (`data` covers `data/ks/table`), permissions come through the role
  * hierarchy, and `via` names the role whose grant decided. Every store, the caches and the tests
  * use these functions, so the rules exist once — as grant-graph.ts does for role grants.

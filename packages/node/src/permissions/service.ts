@@ -2,7 +2,7 @@
  * The permissions service the routes call (docs/architecture.md, "Permissions and impersonation"): grants and revokes, each published with
  * its invalidation in one atomic step before the call returns; checks through the authorizer;
  * impersonation; and the caches' side of every ConfigUpdate (node.apply hands flushes here).
- * See docs/architecture.md, "Permissions".
+ * See docs/architecture.md, "Permissions and impersonation".
  */
 import type { Logger } from 'pino';
 import { LIMITS, normalizePermission, permissionProblem, resourceProblem, type CacheStats, type PermissionGrant, type PermissionResult, type Propagation, type RolePermissionGrant } from '@authcache/protocol';

@@ -1,6 +1,6 @@
 /**
  * How a node builds its permissions service from its parts (node.ts calls this; see the wiring in
- * docs/architecture.md, "Permissions"). Grants live where the role backend keeps them
+ * docs/architecture.md, "Permissions and impersonation"). Grants live where the role backend keeps them
  * (`RoleStore.permissionStore`: PostgreSQL's `role_permissions`), else in the bus's Redis: for
  * `redis` beside the roles, for `ldap` because the directory is read-only (permissions granted to
  * groups are ours).

@@ -1,7 +1,7 @@
 /**
  * The role-grant graph, pure: which roles a role holds (transitively), who holds a role, and
  * whether a grant would close a cycle. Every role store and the test fakes resolve grants here,
- * so the rules exist once (docs/architecture.md, "Role stores").
+ * so the rules exist once (docs/architecture.md, "Adding a backend").
  */
 import type { ResolvedRoles } from './role-store';
 

@@ -3,7 +3,7 @@
  * from the permissions cache. No admin rights: like login, these answer any client that reaches
  * the node's network (put them behind the same network policy). With `security_impersonate_as:
  * TARGET` the body's user is the caller and the answer is the target's, when the caller holds
- * IMPERSONATE on `roles/TARGET`; else 403. See docs/architecture.md, "Permissions".
+ * IMPERSONATE on `roles/TARGET`; else 403. See docs/architecture.md, "Permissions and impersonation".
  */
 import { IMPERSONATE_HEADER, LIMITS, permissionProblem, resourceProblem } from '@authcache/protocol';
 import type { FastifyInstance, FastifyRequest } from 'fastify';

@@ -1,13 +1,14 @@
 import type { FastifyInstance } from 'fastify';
+import { LIMITS } from '@authcache/protocol';
 import type { AuthcacheNode } from '../../node';
 import { HttpError } from '../../errors';
 import { authenticate } from '../authenticate';
 import type { LoginOutcome } from '../../cache/auth-cache';
 import { impersonationTarget } from './authorize';
 
-export const MAX_USERNAME = 256;
-/** bcrypt reads 72 bytes; anything far longer is not a password but an attempt to waste our time. */
-export const MAX_PASSWORD = 1024;
+/** The body limits every client shares (protocol api.ts); bcrypt reads 72 bytes of a password, the rest only costs us time. */
+export const MAX_USERNAME = LIMITS.username;
+export const MAX_PASSWORD = LIMITS.password;
 
 const loginBody = {
   type: 'object',

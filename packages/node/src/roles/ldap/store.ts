@@ -5,6 +5,7 @@
  * AUTHCACHE_LDAP_GROUP_DEPTH levels, with `superuser` for holders of AUTHCACHE_LDAP_ADMIN_GROUP.
  */
 import { randomUUID } from 'node:crypto';
+import { LIMITS } from '@authcache/protocol';
 import { SizeLimitExceededError, type Entry } from 'ldapts';
 import type { Logger } from 'pino';
 import { resolveGrantsAsync, type GrantNode } from '../grant-graph';
@@ -25,8 +26,8 @@ import type { ChangePoller } from './change-poller';
 
 export const READ_ONLY_MESSAGE = 'roles are managed by the LDAP directory';
 
-/** Longest username looked up; longer ones are unknown without a round trip. */
-const MAX_USERNAME = 256;
+/** Longest username looked up (the protocol's limit); longer ones are unknown without a round trip. */
+const MAX_USERNAME = LIMITS.username;
 
 export interface LdapUser {
   name: string;
