@@ -17,6 +17,12 @@ const require = createRequire(import.meta.url);
 
 const USAGE = 'usage: pnpm start -- [--nodes N] [--backend redis|postgres|ldap] [--redis single|sentinel|cluster]';
 
+/** The arguments after the script's name; pnpm 10 passes on the `--` of `pnpm start -- --nodes 3`. */
+function ownArgs() {
+  const args = process.argv.slice(2);
+  return args[0] === '--' ? args.slice(1) : args;
+}
+
 function fail(line) {
   process.stderr.write(`cluster: ${line}\n`);
   process.exit(1);
@@ -25,6 +31,7 @@ function fail(line) {
 let opts;
 try {
   opts = parseArgs({
+    args: ownArgs(),
     options: { nodes: { type: 'string', default: '3' }, backend: { type: 'string', default: 'redis' }, redis: { type: 'string', default: 'single' } },
   }).values;
 } catch (err) {
@@ -207,7 +214,7 @@ const tokenNote = process.env.AUTHCACHE_ADMIN_TOKEN ? 'from AUTHCACHE_ADMIN_TOKE
 process.stdout.write(
   [
     '',
-    `authcache cluster "${clusterName}" is up (${nodes.length} nodes, backend ${opts.backend}, redis ${opts.redis}):`,
+    `authcache cluster "${clusterName}" is up (${nodes.length} node${nodes.length === 1 ? '' : 's'}, backend ${opts.backend}, redis ${opts.redis}):`,
     ...nodes.map((n) => `  ${n.id}  ${n.url}`),
     '',
     `In another shell, paste these (admin token ${tokenNote}); then every README example runs as written:`,
@@ -216,7 +223,8 @@ process.stdout.write(
     'Try:',
     '  authctl status',
     `  curl -s -X PUT localhost:7001/v1/roles/alice -H "Authorization: Bearer $AUTHCACHE_ADMIN_TOKEN" -H 'content-type: application/json' -d '{"password":"s3cret","login":true}'`,
-    `  curl -s -X POST localhost:7003/v1/login -H 'content-type: application/json' -d '{"username":"alice","password":"s3cret"}'`,
+    // The login goes to the last node: the write went through the first, so this shows it reached the others.
+    `  curl -s -X POST localhost:${new URL(nodes.at(-1).url).port}/v1/login -H 'content-type: application/json' -d '{"username":"alice","password":"s3cret"}'`,
     '  authctl invalidatecredentialscache alice',
     '',
     'Ctrl-C stops the cluster.',

@@ -15,6 +15,12 @@ it('pnpm bench --help loads every benchmark module and prints the usage', () => 
   expect(r.stdout).toMatch(/^usage: npx -y pnpm@10 bench /);
 });
 
+it('reads its options after the `--` that pnpm 10 passes on (pnpm bench -- --help)', () => {
+  const r = node(['scripts/bench/index.mjs', '--', '--help']);
+  expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
+  expect(r.stdout).toMatch(/^usage: npx -y pnpm@10 bench /);
+});
+
 it('the flush warm-up waits out a slow improvement and stops once the latency is flat', () => {
   // A latency that falls from 3 ms to 1.2 ms over the first 3,000 calls (about 3 % per 100 calls
   // near the end, as V8's optimization of a cluster showed), then stays flat.

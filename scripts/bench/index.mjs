@@ -42,7 +42,10 @@ results.partial.json/.md (both ignored by git), so a development run never repla
 
 let args;
 try {
+  // pnpm 10 passes on the `--` of `pnpm bench -- --only X`.
+  const argv = process.argv.slice(2);
   args = parseArgs({
+    args: argv[0] === '--' ? argv.slice(1) : argv,
     options: {
       quick: { type: 'boolean', default: false },
       only: { type: 'string', multiple: true },

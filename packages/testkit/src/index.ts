@@ -9,6 +9,6 @@ export { track } from './child-reaper';
 export { disconnectUnlessEnded, withConnection } from './redis-commands';
 export * from './postgres';
 export * from './ldap';
-export { startSentinel, spawnRedisServer, type SentinelHandle, type SentinelOptions, type RedisProcess } from './redis-sentinel';
+export { startSentinel, spawnRedisServer, NO_REDIS_BINARY_MESSAGE, type SentinelHandle, type SentinelOptions, type RedisProcess } from './redis-sentinel';
 export { startRedisCluster, type RedisClusterHandle, type RedisClusterOptions } from './redis-cluster';
 export { MemoryStore, MemoryTransport, seededRandom, type Chaos } from './memory-transport';

@@ -13,7 +13,7 @@ import { freePort } from './free-port';
 import { OutputCapture } from './output-capture';
 import { makeCertificates, type Certificates } from './certificates';
 import { ping, trustRedisCa, withConnection } from './redis-commands';
-import { NO_REDIS_MESSAGE } from './redis';
+import { findExecutable } from './server-binary';
 import { waitFor } from './wait-for';
 
 /** One redis-server (data node or sentinel) started by the testkit. */
@@ -30,6 +30,14 @@ export interface RedisProcess {
 
 const READY_TIMEOUT_MS = 15_000;
 
+/**
+ * Sentinel and Redis Cluster deployments are started from the binary only: the test's or the
+ * launcher's processes must reach every server and sentinel at the addresses they announce, which
+ * a container's network does not give without more setup than a local cluster is worth.
+ */
+export const NO_REDIS_BINARY_MESSAGE =
+  'redis-server is not on PATH: Sentinel and Redis Cluster deployments are started from the binary (e.g. apt-get install redis-server), not from a container; or set AUTHCACHE_REDIS_SENTINELS / AUTHCACHE_REDIS_CLUSTER to a deployment of your own.';
+
 /** A temp dir removed at exit. */
 export function tempDir(prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
@@ -42,13 +50,10 @@ export function tempDir(prefix: string): string {
  * own process group, like the testkit's single Redis, so a Ctrl-C reaches the launcher first.
  */
 export async function spawnRedisServer(args: string[], port: number, what: string, password?: string, tls = false): Promise<RedisProcess> {
+  // spawn reports a missing binary only later, as an 'error' event: asked first, for one clear error.
+  if (!findExecutable('redis-server')) throw new Error(NO_REDIS_BINARY_MESSAGE);
   const output = new OutputCapture();
-  let child: ChildProcess;
-  try {
-    child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  } catch {
-    throw new Error(NO_REDIS_MESSAGE);
-  }
+  const child: ChildProcess = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   track(child);
   output.attach(child.stdout);
   output.attach(child.stderr);
