@@ -11,17 +11,12 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { scriptArgs } from './lib/script-args.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 
 const USAGE = 'usage: pnpm start -- [--nodes N] [--backend redis|postgres|ldap] [--redis single|sentinel|cluster]';
-
-/** The arguments after the script's name; pnpm 10 passes on the `--` of `pnpm start -- --nodes 3`. */
-function ownArgs() {
-  const args = process.argv.slice(2);
-  return args[0] === '--' ? args.slice(1) : args;
-}
 
 function fail(line) {
   process.stderr.write(`cluster: ${line}\n`);
@@ -31,7 +26,7 @@ function fail(line) {
 let opts;
 try {
   opts = parseArgs({
-    args: ownArgs(),
+    args: scriptArgs(),
     options: { nodes: { type: 'string', default: '3' }, backend: { type: 'string', default: 'redis' }, redis: { type: 'string', default: 'single' } },
   }).values;
 } catch (err) {

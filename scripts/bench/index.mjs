@@ -7,6 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { scriptArgs } from '../lib/script-args.mjs';
 import { repoRoot, testkit, Redis } from './lib/deps.mjs';
 import { machine } from './lib/machine.mjs';
 import { Progress } from './lib/progress.mjs';
@@ -42,10 +43,8 @@ results.partial.json/.md (both ignored by git), so a development run never repla
 
 let args;
 try {
-  // pnpm 10 passes on the `--` of `pnpm bench -- --only X`.
-  const argv = process.argv.slice(2);
   args = parseArgs({
-    args: argv[0] === '--' ? argv.slice(1) : argv,
+    args: scriptArgs(),
     options: {
       quick: { type: 'boolean', default: false },
       only: { type: 'string', multiple: true },
