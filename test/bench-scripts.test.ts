@@ -96,7 +96,8 @@ it('the bare exchange (the floor of a flush) answers every call, each after its 
       const r = await bareExchangeLoop({ redisUrl: redis.url, size: 3, answer: '{"ok":true}', calls: 40, steady: { window: 10, minCalls: 10, maxCalls: 10, lookback: 1 } });
       const stats = await probe.info('commandstats');
       const count = (cmd) => Number(new RegExp('cmdstat_' + cmd + ':calls=(\\\\d+)').exec(stats)?.[1] ?? 0);
-      console.log(JSON.stringify({ measured: r.histogram.totalCount, warmup: r.warmup.calls, publish: count('publish'), incr: count('incr'), xadd: count('xadd') }));
+      const cpu = { origin: r.cpu.from.groups.bare_origin.length, members: r.cpu.from.groups.bare_members.length, ran: r.cpu.to.groups.bare_origin[0] > r.cpu.from.groups.bare_origin[0], redis: r.cpu.to.redis >= r.cpu.from.redis };
+      console.log(JSON.stringify({ measured: r.histogram.totalCount, warmup: r.warmup.calls, publish: count('publish'), incr: count('incr'), xadd: count('xadd'), cpu }));
     } finally {
       probe.disconnect();
       await redis.stop();
@@ -105,11 +106,42 @@ it('the bare exchange (the floor of a flush) answers every call, each after its 
   `;
   const r = node(['--input-type=module', '-e', script]);
   expect(r.stderr).toBe('');
-  const out = JSON.parse(r.stdout) as { measured: number; warmup: number; publish: number; incr: number; xadd: number };
+  const out = JSON.parse(r.stdout) as { measured: number; warmup: number; publish: number; incr: number; xadd: number; cpu: unknown };
   const updates = out.measured + out.warmup;
   expect(out.measured).toBe(40);
   // One script per update (INCR, XADD, PUBLISH), and one ack PUBLISH from each of the 2 members.
   expect({ incr: out.incr, xadd: out.xadd, publish: out.publish }).toEqual({ incr: updates, xadd: updates, publish: 3 * updates });
+  // CPU is read around the measured calls for the origin, both members and Redis.
+  expect(out.cpu).toEqual({ origin: 1, members: 2, ran: process.platform === 'linux', redis: true });
+});
+
+it('CPU per flush: scheduler and Redis readings parse, the idle rate is subtracted, and an unreadable process gives no figure', () => {
+  const script = `
+    import { cpuPerCall, processCpuNs, redisCpuFromInfo, schedstatNs } from './scripts/bench/lib/cpu-time.mjs';
+    const before = processCpuNs(process.pid);
+    const until = Date.now() + 30; while (Date.now() < until);
+    const after = processCpuNs(process.pid);
+    const at = (ms, origin, members, redis) => ({ at: ms, groups: { origin: [origin], members }, redis });
+    // 100 calls over 1 s; the idle window ran at 1 ms of CPU per second per process.
+    const idle = [at(0, 0, [0, 0], 0), at(1000, 1e6, [1e6, 1e6], 1e6)];
+    const per = cpuPerCall(at(0, 0, [0, 0], 0), at(1000, 51e6, [21e6, 11e6], 31e6), 100, idle);
+    const gone = cpuPerCall(at(0, 0, [0, undefined], undefined), at(1000, 1e6, [1e6, 1e6], undefined), 100, idle);
+    console.log(JSON.stringify({
+      linux: process.platform === 'linux', grew: after - before, gonePid: processCpuNs(2 ** 31 - 1) ?? null,
+      line: schedstatNs('123456789 4567 89\\n'),
+      redis: redisCpuFromInfo('# CPU\\r\\nused_cpu_sys:1.500000\\r\\nused_cpu_user:0.250000\\r\\n'),
+      noRedis: redisCpuFromInfo('# CPU\\r\\n') ?? null, per, gone,
+    }));
+  `;
+  const r = node(['--input-type=module', '-e', script]);
+  expect(r.stderr).toBe('');
+  const out = JSON.parse(r.stdout);
+  expect({ line: out.line, redis: out.redis, noRedis: out.noRedis, gonePid: out.gonePid }).toEqual({ line: 123456789, redis: 1.75e9, noRedis: null, gonePid: null });
+  // (51 ms - 1 ms idle) / 100 calls = 500 µs; members (200 + 100) / 2 = 150 µs; Redis 300 µs.
+  expect(out.per).toEqual({ groups: { origin: 500, members: 150 }, redis: 300 });
+  expect(out.gone).toEqual({ groups: { origin: 0, members: null }, redis: null });
+  // 30 ms of spinning is at least 20 ms on a CPU, read off the scheduler.
+  if (out.linux) expect(out.grew).toBeGreaterThan(20e6);
 });
 
 it("the results' machine line names how idle CPUs wait, when Linux says (the flush round trip follows it)", () => {

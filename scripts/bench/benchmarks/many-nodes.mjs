@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { Redis } from '../lib/deps.mjs';
 import { figure } from '../lib/figures.mjs';
 import { bareExchangeLoop } from '../lib/bare-floor.mjs';
+import { cpuPerCall, cpuReading } from '../lib/cpu-time.mjs';
 import { bareHttpLoop, flushLoop, pingLoop, pubsubLoop } from '../lib/flush.mjs';
 import { scrape } from '../lib/metrics.mjs';
 import { profileFromHere, startBenchCluster } from '../lib/nodes.mjs';
@@ -16,8 +17,8 @@ import { pause } from '../lib/wait.mjs';
 const SIZES = [3, 8, 16, 32];
 const QUICK_SIZES = [3, 8];
 const PING_WARMUP = 200;
-/** The size at which the bare exchange (lib/bare-floor.mjs) is measured beside the cluster. */
-const BARE_SIZE = 3;
+/** The sizes at which the bare exchange (lib/bare-floor.mjs) is measured beside the cluster: the two with targets. */
+const BARE_SIZES = [3, 32];
 /** Warm-up until the flush latency is steady (lib/flush.mjs, warmUntilSteady). */
 const STEADY = { maxMs: 60_000 };
 const QUICK_STEADY = { minCalls: 300, lookback: 2, maxCalls: 1000, maxMs: 8_000 };
@@ -55,6 +56,9 @@ export default {
         // Background: heartbeats and anti-entropy of `size` nodes over as long as the flushes take.
         let before;
         let t0;
+        let cpuFrom;
+        // The flushes go to the first node (flushLoop): it publishes and collects the acks.
+        const groups = { origin: [cluster.nodes[0].pid], members: cluster.nodes.slice(1).map((n) => n.pid) };
         const { histogram: flush, partial, warmup, answer } = await flushLoop({
           cluster,
           size,
@@ -63,24 +67,31 @@ export default {
           onMeasured: async () => {
             profileFromHere(ctx, cluster.nodes);
             before = await commandStats(redis);
+            cpuFrom = await cpuReading(groups, redis);
             t0 = performance.now();
           },
           onProgress: (i, phase) => ctx.progress.update(`${size} nodes: ${phase} flush ${i}`),
         });
         const busyMs = performance.now() - t0;
+        const cpuTo = await cpuReading(groups, redis);
         const during = diff(await commandStats(redis), before);
         ctx.progress.update(`${size} nodes: a bare HTTP server answering the same JSON`);
         const bareHttp = await bareHttpLoop(answer, calls, PING_WARMUP);
-        // The floor of the whole exchange, at the size the issue's tightest target is set for.
+        // The floor of the whole exchange, at the sizes the issue's targets are set for.
         let bare;
-        if (size === BARE_SIZE) {
+        if (BARE_SIZES.includes(size)) {
           ctx.progress.update(`${size} nodes: the same exchange in bare processes`);
           bare = await bareExchangeLoop({ redisUrl: ctx.redis.url, size, answer, calls, steady: ctx.quick ? QUICK_STEADY : STEADY });
         }
         ctx.progress.update(`${size} nodes: measuring the background for ${Math.round(busyMs)} ms`);
         const idleFrom = await commandStats(redis);
+        const idleCpu = [await cpuReading(groups, redis)];
         await pause(busyMs);
+        idleCpu.push(await cpuReading(groups, redis));
         const idle = diff(await commandStats(redis), idleFrom);
+        const cpu = cpuPerCall(cpuFrom, cpuTo, calls, idleCpu);
+        // The bare processes have no background of their own; Redis still serves the cluster's.
+        const bareCpu = bare && cpuPerCall(bare.cpu.from, bare.cpu.to, calls, idleCpu);
         // A flush some node did not ack in time is a finding (reported), not a reason to lose the size.
         if (partial) ctx.progress.note(`${size} nodes: ${partial} of ${calls} flushes did not report all ${size} nodes applied`);
 
@@ -101,7 +112,9 @@ export default {
         );
         const b = bare ? summarize(bare.histogram) : undefined;
         if (b) ctx.progress.note(`${size} nodes: the same exchange in bare processes p50 ${b.p50_ms} ms, p99 ${b.p99_ms} ms (warm after ${bare.warmup.calls})`);
-        details.sizes[size] = { flush: f, warmup, ping: p, bare_http: h, ...(b ? { bare_exchange: b, bare_exchange_warmup: bare.warmup } : {}), one_way_pubsub: o, not_fully_acked: partial, commands_per_update: perUpdate, background_commands_per_s: perSecond(idle, busyMs), rss_bytes: rss };
+        const cpuFigures = cpuPerFlushFigures(size, cpu, bareCpu);
+        if (cpuFigures.length) ctx.progress.note(`${size} nodes: CPU per flush ${cpuFigures.map((c) => `${c.id.replace(`many_${size}_cpu_`, '')} ${c.value} µs`).join(', ')}${bareCpu ? ` (bare: origin ${bareCpu.groups.bare_origin} µs, member ${bareCpu.groups.bare_members} µs, Redis ${bareCpu.redis} µs)` : ''}`);
+        details.sizes[size] = { cpu_per_flush_us: cpu, ...(bareCpu ? { bare_exchange_cpu_per_flush_us: bareCpu } : {}), flush: f, warmup, ping: p, bare_http: h, ...(b ? { bare_exchange: b, bare_exchange_warmup: bare.warmup } : {}), one_way_pubsub: o, not_fully_acked: partial, commands_per_update: perUpdate, background_commands_per_s: perSecond(idle, busyMs), rss_bytes: rss };
         const target = size === 3 ? 0.6 : size === 32 ? 8 : null;
         figures.push(
           figure({
@@ -145,6 +158,7 @@ export default {
                 }),
               ]
             : []),
+          ...cpuFigures,
           figure({ id: `many_${size}_fully_acked`, name: `flushes acked by all ${size} nodes`, value: (100 * (calls - partial)) / calls, unit: '%', target: { on: 'value', op: '>=', value: 100, unit: '%', text: '100 %' } }),
           figure({ id: `many_${size}_commands`, name: `Redis commands per update, ${size} nodes`, value: commands, unit: 'commands', ratio: commands / size }),
           figure({ id: `many_${size}_rss`, name: `RSS per node (mean), ${size} nodes`, value: rssMean, unit: 'MiB', baseline: { name: 'largest node', value: Math.max(...rss) / MIB, unit: 'MiB' }, ratio: null }),
@@ -157,7 +171,8 @@ export default {
     }
     const notes = [
       `${calls} sequential DELETE /v1/cache calls to the first node, each checked to report every node applied, after a warm-up until the latency is steady: windows of 100 calls until the median has not improved by more than 5 % over the last 10 windows (at least 2,000 calls) (at most ${STEADY.maxMs / 1000} s; V8 optimizes the nodes' code over the first thousands of flushes, which a warm-up of 20 calls measured instead); the first window is reported as the cold figure; baseline: sequential PINGs (ioredis) from the bench to the same Redis`,
-      `the same exchange in bare processes (${BARE_SIZE} nodes only; scripts/bench/lib/bare-exchange.mjs): a node:http origin and ${BARE_SIZE - 1} member processes on ioredis, one script per update (INCR, XADD to a capped log, PUBLISH), frames and acks of JSON + HMAC-SHA256 verified on receipt, acks by PUBLISH with Redis's answer; no framework, validation, caches, membership, metrics or logs; the same raw client and warm-up as the cluster's flushes`,
+      `the same exchange in bare processes (at ${BARE_SIZES.join(' and ')} nodes; scripts/bench/lib/bare-exchange.mjs), while the cluster of that size stands idle beside it: a node:http origin and N - 1 member processes on ioredis, one script per update (INCR, XADD to a capped log, PUBLISH), frames and acks of JSON + HMAC-SHA256 verified on receipt, acks by PUBLISH with Redis's answer; no framework, validation, caches, membership, metrics or logs; the same raw client and warm-up as the cluster's flushes`,
+      'CPU per flush: time on a CPU of every thread of each node process (Linux /proc/PID/task/*/schedstat, exact) and of Redis (its INFO cpu, used_cpu_user + used_cpu_sys) over the measured flushes, minus the same processes over the idle window at its rate, divided by the calls; the publishing node is the one the flushes go to, the others are averaged; the bench (load generator) is not counted. At 3 and 32 nodes beside the same roles in the bare exchange, measured the same way. On two cores, the total against 2 × the p50 says how far the round trip is bound by CPU rather than by waiting',
       'one-way pub/sub (BentoCache-style): the bench PUBLISHes a 120-byte message to a channel with N subscriber connections of its own and times until all N received it; no seq, log or acks, and the N connections share one event loop',
       'commands per update: INFO commandstats delta over the flushes minus the delta over an idle window of the same length (heartbeats, anti-entropy), divided by the calls; ratio = commands per node; each ack is two commands Redis runs but does not answer (CLIENT REPLY SKIP + PUBLISH, docs/architecture.md "Propagation", Acks)',
       `nodes run with ${Object.entries(NODE_ENV).map(([k, v]) => `${k}=${v}`).join(' ')} (bounded heap, no warm start, the event-loop delay sampled every 200 ms: 32 processes stand for 32 machines, whose idle wake-ups would not compete with the flushes); RSS read from each node's /metrics after the flushes`,
@@ -165,6 +180,21 @@ export default {
     return { figures, notes, details };
   },
 };
+
+/** CPU per flush by role (cpuPerCall's), beside the bare exchange's roles where it was measured; none if unreadable. */
+function cpuPerFlushFigures(size, cpu, bare) {
+  const { origin, members } = cpu.groups;
+  if (origin === null || members === null || cpu.redis === null) return [];
+  const total = origin + members * (size - 1) + cpu.redis;
+  const bareOf = (value, what) => (bare && value !== null ? { name: `the bare exchange's ${what}`, value, unit: 'µs' } : null);
+  const bareTotal = bare && bare.groups.bare_origin !== null && bare.groups.bare_members !== null && bare.redis !== null ? bare.groups.bare_origin + bare.groups.bare_members * (size - 1) + bare.redis : null;
+  return [
+    figure({ id: `many_${size}_cpu_origin`, name: `CPU per flush, the publishing node, ${size} nodes`, value: origin, unit: 'µs', baseline: bareOf(bare?.groups.bare_origin ?? null, 'origin') }),
+    figure({ id: `many_${size}_cpu_member`, name: `CPU per flush, each other node (mean), ${size} nodes`, value: members, unit: 'µs', baseline: bareOf(bare?.groups.bare_members ?? null, 'member (mean)') }),
+    figure({ id: `many_${size}_cpu_redis`, name: `CPU per flush, Redis, ${size} nodes`, value: cpu.redis, unit: 'µs', baseline: bareOf(bare?.redis ?? null, 'Redis') }),
+    figure({ id: `many_${size}_cpu_total`, name: `CPU per flush, all ${size} nodes and Redis`, value: total, unit: 'µs', baseline: bareOf(bareTotal, 'processes together') }),
+  ];
+}
 
 /** `cmdstat_<name>:calls=N,...` of INFO commandstats, as name -> calls (the bench's own left out). */
 async function commandStats(redis) {

@@ -12,14 +12,20 @@ export function baselineProfiling(ctx, bench) {
   return { NODE_OPTIONS: profiling.NODE_OPTIONS, BENCH_CPU_PROFILE_DIR: profiling.BENCH_CPU_PROFILE_DIR };
 }
 
+/** Children still running; one exit hook kills them all (one per child would pass Node's listener limit at 32). */
+const running = new Set();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 /** Runs `script` with `env` over ours (undefined values left out); `what` names it in the error. */
 export async function startBaselineServer(script, env, what) {
   const child = spawn(process.execPath, [script], {
     env: { ...process.env, ...Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const killAtExit = () => child.kill('SIGKILL');
-  process.on('exit', killAtExit);
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   const lines = createInterface({ input: child.stdout });
   const [line] = await Promise.race([
     once(lines, 'line'),
@@ -32,8 +38,7 @@ export async function startBaselineServer(script, env, what) {
     url: `http://127.0.0.1:${port}`,
     pid: child.pid,
     async stop() {
-      process.off('exit', killAtExit);
-      if (child.exitCode !== null) return;
+      if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
       await once(child, 'exit');
     },

@@ -1,0 +1,63 @@
+// CPU time spent per flush, by process: where a round trip's cost goes once the two cores, not the
+// wire, bound it. Node processes are read off Linux's scheduler (every thread's time on a CPU,
+// /proc/PID/task/TID/schedstat: exact, not tick-sampled); Redis off its own INFO cpu (getrusage),
+// which also works when Redis runs elsewhere. Where neither answers, the figure is left out.
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** The first field of a schedstat line: nanoseconds this thread ran on a CPU. */
+export function schedstatNs(text) {
+  const ns = Number(text.trim().split(/\s+/)[0]);
+  if (!Number.isFinite(ns)) throw new Error(`not a schedstat line: ${JSON.stringify(text.slice(0, 80))}`);
+  return ns;
+}
+
+/** Nanoseconds every live thread of `pid` ran on a CPU, or undefined off Linux / for a gone pid. */
+export function processCpuNs(pid) {
+  try {
+    let ns = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) ns += schedstatNs(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8'));
+    return ns;
+  } catch {
+    return undefined;
+  }
+}
+
+/** used_cpu_user + used_cpu_sys of an INFO cpu answer, in nanoseconds (undefined if absent). */
+export function redisCpuFromInfo(info) {
+  const field = (name) => Number(new RegExp(`^${name}:([0-9.]+)`, 'm').exec(info)?.[1]);
+  const s = field('used_cpu_user') + field('used_cpu_sys');
+  return Number.isFinite(s) ? Math.round(s * 1e9) : undefined;
+}
+
+/**
+ * A reading of named groups of pids and of Redis: `{ at, groups: { name: [ns per pid] }, redis }`.
+ * `redis` is an ioredis client (or null to leave Redis out).
+ */
+export async function cpuReading(groups, redis) {
+  const out = { at: performance.now(), groups: {}, redis: undefined };
+  for (const [name, pids] of Object.entries(groups)) out.groups[name] = pids.map(processCpuNs);
+  if (redis) out.redis = redisCpuFromInfo(await redis.info('cpu'));
+  return out;
+}
+
+/**
+ * Microseconds of CPU per call between two readings, per group as the mean over its processes, and
+ * for Redis; `background` (a pair of readings over an idle window) is subtracted at its rate, so
+ * heartbeats and anti-entropy do not count as the flushes' cost. A value that cannot be read is null.
+ */
+export function cpuPerCall(from, to, calls, background) {
+  const ms = to.at - from.at;
+  const rate = (a, b) => (b === undefined || a === undefined ? undefined : (b - a) / (background[1].at - background[0].at));
+  const net = (a, b, idleRate) => {
+    if (a === undefined || b === undefined) return null;
+    const idle = idleRate === undefined ? 0 : idleRate * ms;
+    return Math.max(0, Math.round((b - a - idle) / calls / 1000));
+  };
+  const groups = {};
+  for (const [name, before] of Object.entries(from.groups)) {
+    const per = before.map((a, i) => net(a, to.groups[name][i], background ? rate(background[0].groups[name]?.[i], background[1].groups[name]?.[i]) : undefined));
+    groups[name] = per.some((v) => v === null) || per.length === 0 ? null : Math.round(per.reduce((x, y) => x + y, 0) / per.length);
+  }
+  const redis = net(from.redis, to.redis, background ? rate(background[0].redis, background[1].redis) : undefined);
+  return { groups, redis };
+}
