@@ -144,6 +144,35 @@ it('CPU per flush: scheduler and Redis readings parse, the idle rate is subtract
   if (out.linux) expect(out.grew).toBeGreaterThan(20e6);
 });
 
+it('--profile: profileFromHere returns once every node restarted its sampling, and the profile is written at exit', () => {
+  const script = `
+    import { spawn } from 'node:child_process';
+    import { once } from 'node:events';
+    import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+    import { tmpdir } from 'node:os';
+    import { join } from 'node:path';
+    import { profileFromHere } from './scripts/bench/lib/nodes.mjs';
+    const root = mkdtempSync(join(tmpdir(), 'bench-profile-test-'));
+    const dir = join(root, 'one');
+    mkdirSync(dir);
+    const child = spawn(process.execPath, ['-e', "process.on('SIGTERM', () => process.exit(0)); setInterval(() => {}, 1000); console.log('up')"], {
+      env: { ...process.env, NODE_OPTIONS: '--require=./scripts/bench/lib/cpu-profiler.cjs', BENCH_CPU_PROFILE_DIR: dir },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    await once(child.stdout, 'data');
+    await profileFromHere({ profileDir: root }, [{ pid: child.pid }]);
+    await profileFromHere({ profileDir: root }, [{ pid: child.pid }]);
+    const restarts = readFileSync(join(root, child.pid + '.restarted'), 'utf8');
+    child.kill('SIGTERM');
+    await once(child, 'exit');
+    console.log(JSON.stringify({ restarts, profile: existsSync(join(dir, child.pid + '.cpuprofile')) }));
+    rmSync(root, { recursive: true, force: true });
+  `;
+  const r = node(['--input-type=module', '-e', script]);
+  expect(r.stderr).toBe('');
+  expect(JSON.parse(r.stdout)).toEqual({ restarts: '2', profile: true });
+});
+
 it("the results' machine line names how idle CPUs wait, when Linux says (the flush round trip follows it)", () => {
   const script = `
     import { machine } from './scripts/bench/lib/machine.mjs';

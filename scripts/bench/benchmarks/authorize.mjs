@@ -132,13 +132,13 @@ async function measureHttp(ctx, bench) {
     await run('warm-up baseline', `${baseline.url}/v1/authorize`, authzBody, warmupS);
     await run('warm-up login', `${node.url}/v1/login`, loginBody, warmupS);
     await run('warm-up authorize', `${node.url}/v1/authorize`, authzBody, warmupS);
-    profileFromHere(ctx, [baseline]);
+    await profileFromHere(ctx, [baseline]);
     const bare = await run('bare handler (node:http + lookup)', `${baseline.url}/v1/authorize`, authzBody, durationS);
     ctx.progress.note(`bare handler: ${bare.requests_per_s} req/s, p50 ${bare.phases.main?.p50_ms} ms`);
     const login = await run('authcache POST /v1/login (cached)', `${node.url}/v1/login`, loginBody, durationS);
     ctx.progress.note(`cached login: ${login.requests_per_s} req/s, p50 ${login.phases.main?.p50_ms} ms`);
     // With --profile the node's profile covers the authorize run only.
-    profileFromHere(ctx, [node]);
+    await profileFromHere(ctx, [node]);
     const authorize = await run('authcache POST /v1/authorize (cached)', `${node.url}/v1/authorize`, authzBody, durationS);
     ctx.progress.note(`cached authorize: ${authorize.requests_per_s} req/s, p50 ${authorize.phases.main?.p50_ms} ms`);
     assertAllAnswered({ authorize, login, bare });

@@ -39,10 +39,10 @@ export default {
       // Both servers get the same JIT warm-up before their measured run.
       await run('warm-up baseline', baseline.url, warmupS);
       await run('warm-up authcache', node.url, warmupS);
-      profileFromHere(ctx, [baseline]);
+      await profileFromHere(ctx, [baseline]);
       const bareRun = await run('baseline (node:http + HMAC)', baseline.url, durationS);
       ctx.progress.note(`baseline: ${bareRun.requests_per_s} req/s, p50 ${bareRun.phases.main?.p50_ms} ms, p99 ${bareRun.phases.main?.p99_ms} ms`);
-      profileFromHere(ctx, [node]);
+      await profileFromHere(ctx, [node]);
       const nodeRun = await run('authcache POST /v1/login', node.url, durationS);
       ctx.progress.note(`authcache: ${nodeRun.requests_per_s} req/s, p50 ${nodeRun.phases.main?.p50_ms} ms, p99 ${nodeRun.phases.main?.p99_ms} ms`);
       assertAllAnswered({ authcache: nodeRun, baseline: bareRun });

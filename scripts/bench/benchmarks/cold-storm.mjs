@@ -40,7 +40,7 @@ export default {
       let phase = 'before';
       // prom-client's delay histogram restarts at every scrape, so one scrape at each phase boundary
       // gives the p99 over exactly that phase (scraping more often would turn each window's p99 into its max).
-      profileFromHere(ctx, [node]);
+      await profileFromHere(ctx, [node]);
       await scrape(node.url, agent);
       load = startPacedLoad({ url: `${node.url}/v1/login`, body, rate: RATE, phaseOf: () => phase });
       let stormDone = 0;

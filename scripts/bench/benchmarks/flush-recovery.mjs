@@ -36,7 +36,7 @@ export default {
       const primed = await scrape(node.url, agent);
       if (primed.credentials.size !== users) throw new Error(`expected ${users} cached credentials after the first pass, found ${primed.credentials.size}`);
 
-      profileFromHere(ctx, [node]);
+      await profileFromHere(ctx, [node]);
       const flushed = await json(`${node.url}/v1/cache`, { method: 'DELETE', headers: admin(identity), agent });
       if (flushed.status !== 200 || flushed.json?.nodes?.failed !== 0) throw new Error(`DELETE /v1/cache: HTTP ${flushed.status} ${flushed.body}`);
       const before = await scrape(node.url, agent);

@@ -81,7 +81,7 @@ export default {
         return { ms: r.ms, body };
       };
 
-      profileFromHere(ctx, cluster.nodes);
+      await profileFromHere(ctx, cluster.nodes);
       const cold = latencyHistogram();
       const cached = latencyHistogram();
       for (const [i, name] of loginUsers.entries()) {
@@ -171,7 +171,7 @@ export default {
         ctx.progress.note(`${label}: cached ${result.requests_per_s} req/s, p99 ${result.phases.main?.p99_ms} ms, ${Math.round(result.cpu_us_per_login)} µs CPU each, non-2xx ${result.non2xx}; uncached alongside ${JSON.stringify(alongside)}`);
         return { cached: result, uncached: alongside };
       };
-      profileFromHere(ctx, [single]);
+      await profileFromHere(ctx, [single]);
       await phase('warm-up');
       // Many short rounds of normal, slow and hung back to back, in rotating order: the other load
       // of a busy machine drifts by the second, and phases side by side meet nearly the same drift.

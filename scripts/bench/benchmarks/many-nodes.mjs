@@ -65,7 +65,7 @@ export default {
           calls,
           steady: ctx.quick ? QUICK_STEADY : STEADY,
           onMeasured: async () => {
-            profileFromHere(ctx, cluster.nodes);
+            await profileFromHere(ctx, cluster.nodes);
             before = await commandStats(redis);
             cpuFrom = await cpuReading(groups, redis);
             t0 = performance.now();

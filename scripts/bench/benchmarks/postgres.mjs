@@ -48,7 +48,7 @@ export default {
         return r.ms;
       };
 
-      profileFromHere(ctx, cluster.nodes);
+      await profileFromHere(ctx, cluster.nodes);
       const cold = latencyHistogram();
       const hot = latencyHistogram();
       for (const [i, name] of uncached.entries()) {

@@ -15,8 +15,12 @@ if (dir) {
   const us = Number(process.env.BENCH_CPU_PROFILE_INTERVAL_US);
   if (us > 0) session.post('Profiler.setSamplingInterval', { interval: us });
   session.post('Profiler.start');
+  // Each restart is counted in <profile root>/<pid>.restarted once sampling runs again: the bench
+  // waits for it, so the stop (which builds the whole profile so far) is not paid by measured calls.
+  let restarts = 0;
+  const mark = join(dir, '..', `${process.pid}.restarted`);
   process.on('SIGUSR2', () => {
-    session.post('Profiler.stop', () => session.post('Profiler.start'));
+    session.post('Profiler.stop', () => session.post('Profiler.start', () => writeFileSync(mark, String(++restarts))));
   });
   // The in-process inspector answers synchronously, so the profile can be taken in the exit handler.
   process.on('exit', () => {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot, testkit } from './deps.mjs';
 import { json } from './http.mjs';
@@ -70,8 +70,23 @@ export function admin(identity) {
   return { authorization: `Bearer ${identity.token}` };
 }
 
-/** With --profile: restart the nodes' CPU sampling now, so their profiles cover only what follows. */
-export function profileFromHere(ctx, nodes) {
+/**
+ * With --profile: restart the nodes' CPU sampling now, so their profiles cover only what follows,
+ * and wait until every one has (cpu-profiler.cjs counts its restarts): stopping a profile builds
+ * all of it, and 16 nodes doing that at once on two cores stalled the first measured flush past
+ * Redis's command timeout.
+ */
+export async function profileFromHere(ctx, nodes) {
   if (!ctx.profileDir) return;
-  for (const n of nodes) if (n.pid) process.kill(n.pid, 'SIGUSR2');
+  const pids = nodes.map((n) => n.pid).filter(Boolean);
+  const restarts = (pid) => {
+    try {
+      return Number(readFileSync(join(ctx.profileDir, `${pid}.restarted`), 'utf8')) || 0;
+    } catch {
+      return 0;
+    }
+  };
+  const before = new Map(pids.map((pid) => [pid, restarts(pid)]));
+  for (const pid of pids) process.kill(pid, 'SIGUSR2');
+  await waitUntil(() => pids.every((pid) => restarts(pid) > before.get(pid)), { timeoutMs: 60_000, intervalMs: 50, what: 'the nodes restarting their CPU profiles' });
 }
