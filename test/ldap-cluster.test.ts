@@ -17,10 +17,16 @@ describe('LDAP backend across 3 nodes', () => {
 
   const login = (url: string, username: string, password: string) => call(url, 'POST', '/v1/login', { json: { username, password } });
   const statuses = async (username: string, password: string) => Promise.all(cluster.urls.map((u) => login(u, username, password).then((r) => r.status)));
+  /**
+   * Cached on every node. Polled, not asserted on the second login: CI once saw the second login
+   * right after a slapd restart answer cached:false, as if an invalidation of the user had dropped
+   * the entry in between (not pinned down; a late duplicate of an earlier change's invalidation,
+   * which the poller may send, would do it). Each login that misses caches it again. The first test
+   * asserts that the repeat is cached.
+   */
   const warm = async (username: string, password: string) => {
     for (const u of cluster.urls) {
-      await login(u, username, password);
-      expect((await login(u, username, password)).json).toMatchObject({ cached: true });
+      await waitFor(async () => (await login(u, username, password)).json?.cached === true, { timeoutMs: 10_000, intervalMs: 25, message: `${username} never cached on ${u}` });
     }
   };
   /** Waits until `check` holds on every node; records the delay since `t0`. */

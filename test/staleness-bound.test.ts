@@ -104,11 +104,14 @@ describe.each<CutMode>(['blackhole', 'reset'])('a node cut from Redis (%s)', (mo
     expect({ upTooLate, report }).toEqual({ upTooLate: [], report });
     const notDegradedAfterBound = health.filter((s) => s.sent > bound && s.json?.status !== 'DEGRADED').map(view);
     expect({ notDegradedAfterBound, report }).toEqual({ notDegradedAfterBound: [], report });
-    // Back-to-back polls: the first DEGRADED answer is to the first poll sent past the bound.
+    // The first DEGRADED answer is to the first poll sent past the bound: the poll before it was sent
+    // inside the bound. Judged on the polls as sent, not on their spacing: on a loaded 2-core machine
+    // this test's own loop can stall for a few hundred ms between two polls (CI saw the last UP poll
+    // and the first DEGRADED one 600 ms apart), which says nothing about the node.
     const first = health[degradedIdx]!;
     const before = health[degradedIdx - 1];
-    const latest = bound + POLL_MS + (before ? before.received - before.sent : 0) + 5;
-    expect({ firstDegradedSent: rel(first.sent), withinOnePoll: first.sent <= latest, report }).toEqual({ firstDegradedSent: rel(first.sent), withinOnePoll: true, report });
+    const firstPastBound = before === undefined ? first.sent <= bound + POLL_MS + 5 : before.sent <= bound + 5;
+    expect({ firstDegradedSent: rel(first.sent), firstPastBound, report }).toEqual({ firstDegradedSent: rel(first.sent), firstPastBound: true, report });
 
     const lateAccepts = logins.filter((s) => s.status === 200 && s.sent > bound).map((s) => `200 sent +${rel(s.sent)} received +${rel(s.received)}`);
     expect({ lateAccepts, logins: logins.map((s) => `${s.status} +${rel(s.received)}`) }).toEqual({ lateAccepts: [], logins: expect.any(Array) });
