@@ -96,7 +96,7 @@ it('the bare exchange (the floor of a flush) answers every call, each after its 
       const r = await bareExchangeLoop({ redisUrl: redis.url, size: 3, answer: '{"ok":true}', calls: 40, steady: { window: 10, minCalls: 10, maxCalls: 10, lookback: 1 } });
       const stats = await probe.info('commandstats');
       const count = (cmd) => Number(new RegExp('cmdstat_' + cmd + ':calls=(\\\\d+)').exec(stats)?.[1] ?? 0);
-      const cpu = { origin: r.cpu.from.groups.bare_origin.length, members: r.cpu.from.groups.bare_members.length, ran: r.cpu.to.groups.bare_origin[0] > r.cpu.from.groups.bare_origin[0], redis: r.cpu.to.redis >= r.cpu.from.redis };
+      const cpu = { origin: r.cpu.from.groups.origin.length, members: r.cpu.from.groups.members.length, ran: r.cpu.to.groups.origin[0] > r.cpu.from.groups.origin[0], redis: r.cpu.to.redis >= r.cpu.from.redis };
       console.log(JSON.stringify({ measured: r.histogram.totalCount, warmup: r.warmup.calls, publish: count('publish'), incr: count('incr'), xadd: count('xadd'), cpu }));
     } finally {
       probe.disconnect();

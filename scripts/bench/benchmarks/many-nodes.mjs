@@ -90,8 +90,8 @@ export default {
         idleCpu.push(await cpuReading(groups, redis));
         const idle = diff(await commandStats(redis), idleFrom);
         const cpu = cpuPerCall(cpuFrom, cpuTo, calls, idleCpu);
-        // The bare processes have no background of their own; Redis still serves the cluster's.
-        const bareCpu = bare && cpuPerCall(bare.cpu.from, bare.cpu.to, calls, idleCpu);
+        // The bare processes have no background of their own; Redis still serves the cluster's, so only its rate is subtracted.
+        const bareCpu = bare && cpuPerCall(bare.cpu.from, bare.cpu.to, calls, idleCpu.map((r) => ({ ...r, groups: {} })));
         // A flush some node did not ack in time is a finding (reported), not a reason to lose the size.
         if (partial) ctx.progress.note(`${size} nodes: ${partial} of ${calls} flushes did not report all ${size} nodes applied`);
 
@@ -113,7 +113,7 @@ export default {
         const b = bare ? summarize(bare.histogram) : undefined;
         if (b) ctx.progress.note(`${size} nodes: the same exchange in bare processes p50 ${b.p50_ms} ms, p99 ${b.p99_ms} ms (warm after ${bare.warmup.calls})`);
         const cpuFigures = cpuPerFlushFigures(size, cpu, bareCpu);
-        if (cpuFigures.length) ctx.progress.note(`${size} nodes: CPU per flush ${cpuFigures.map((c) => `${c.id.replace(`many_${size}_cpu_`, '')} ${c.value} µs`).join(', ')}${bareCpu ? ` (bare: origin ${bareCpu.groups.bare_origin} µs, member ${bareCpu.groups.bare_members} µs, Redis ${bareCpu.redis} µs)` : ''}`);
+        if (cpuFigures.length) ctx.progress.note(`${size} nodes: CPU per flush ${cpuFigures.map((c) => `${c.name.split(', ')[1]} ${c.value} µs${c.baseline ? ` (bare ${c.baseline.value})` : ''}`).join(', ')}`);
         details.sizes[size] = { cpu_per_flush_us: cpu, ...(bareCpu ? { bare_exchange_cpu_per_flush_us: bareCpu } : {}), flush: f, warmup, ping: p, bare_http: h, ...(b ? { bare_exchange: b, bare_exchange_warmup: bare.warmup } : {}), one_way_pubsub: o, not_fully_acked: partial, commands_per_update: perUpdate, background_commands_per_s: perSecond(idle, busyMs), rss_bytes: rss };
         const target = size === 3 ? 0.6 : size === 32 ? 8 : null;
         figures.push(
@@ -183,16 +183,23 @@ export default {
 
 /** CPU per flush by role (cpuPerCall's), beside the bare exchange's roles where it was measured; none if unreadable. */
 function cpuPerFlushFigures(size, cpu, bare) {
-  const { origin, members } = cpu.groups;
-  if (origin === null || members === null || cpu.redis === null) return [];
-  const total = origin + members * (size - 1) + cpu.redis;
-  const bareOf = (value, what) => (bare && value !== null ? { name: `the bare exchange's ${what}`, value, unit: 'µs' } : null);
-  const bareTotal = bare && bare.groups.bare_origin !== null && bare.groups.bare_members !== null && bare.redis !== null ? bare.groups.bare_origin + bare.groups.bare_members * (size - 1) + bare.redis : null;
+  /** The four values of one measurement (ours or the bare exchange's), total null if any part is. */
+  const values = ({ groups: { origin, members }, redis }) => ({
+    origin,
+    member: members,
+    redis,
+    total: origin === null || members === null || redis === null ? null : origin + members * (size - 1) + redis,
+  });
+  const ours = values(cpu);
+  if (ours.total === null) return [];
+  const theirs = bare ? values(bare) : {};
+  const row = (key, name, what) =>
+    figure({ id: `many_${size}_cpu_${key}`, name, value: ours[key], unit: 'µs', baseline: theirs[key] == null ? null : { name: `the bare exchange's ${what}`, value: theirs[key], unit: 'µs' } });
   return [
-    figure({ id: `many_${size}_cpu_origin`, name: `CPU per flush, the publishing node, ${size} nodes`, value: origin, unit: 'µs', baseline: bareOf(bare?.groups.bare_origin ?? null, 'origin') }),
-    figure({ id: `many_${size}_cpu_member`, name: `CPU per flush, each other node (mean), ${size} nodes`, value: members, unit: 'µs', baseline: bareOf(bare?.groups.bare_members ?? null, 'member (mean)') }),
-    figure({ id: `many_${size}_cpu_redis`, name: `CPU per flush, Redis, ${size} nodes`, value: cpu.redis, unit: 'µs', baseline: bareOf(bare?.redis ?? null, 'Redis') }),
-    figure({ id: `many_${size}_cpu_total`, name: `CPU per flush, all ${size} nodes and Redis`, value: total, unit: 'µs', baseline: bareOf(bareTotal, 'processes together') }),
+    row('origin', `CPU per flush, the publishing node, ${size} nodes`, 'origin'),
+    row('member', `CPU per flush, each other node (mean), ${size} nodes`, 'member (mean)'),
+    row('redis', `CPU per flush, Redis, ${size} nodes`, 'Redis'),
+    row('total', `CPU per flush, all ${size} nodes and Redis`, 'processes together'),
   ];
 }
 

@@ -15,8 +15,8 @@ const SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'bare-exchange.mjs'
 
 /**
  * Resolves { histogram, warmup, cpu } of `calls` round trips after the warm-up `steady`
- * (warmUntilSteady's options); cpu is the pair of readings (cpu-time.mjs) around the measured calls,
- * groups bare_origin and bare_members, and Redis.
+ * (warmUntilSteady's options); cpu is the pair of readings (cpu-time.mjs) around the measured calls:
+ * groups origin and members, and Redis.
  */
 export async function bareExchangeLoop({ redisUrl, size, answer, calls, steady }) {
   const common = { BARE_REDIS_URL: redisUrl, BARE_CHANNEL: `bench-bare-${randomBytes(4).toString('hex')}`, BARE_SECRET: randomBytes(24).toString('base64url') };
@@ -36,7 +36,7 @@ export async function bareExchangeLoop({ redisUrl, size, answer, calls, steady }
         return r.ms;
       };
       const warmup = await warmUntilSteady(once, steady);
-      const groups = { bare_origin: [origin.pid], bare_members: started.slice(0, -1).map((s) => s.pid) };
+      const groups = { origin: [origin.pid], members: started.slice(0, -1).map((s) => s.pid) };
       const from = await cpuReading(groups, info);
       const histogram = latencyHistogram();
       for (let i = 0; i < calls; i++) recordMs(histogram, await once());
