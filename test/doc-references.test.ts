@@ -2,7 +2,8 @@
  * Code comments and the README point into docs/architecture.md by section name
  * (`docs/architecture.md, "Membership"`). Each name must still be there, as a heading or a bold
  * label (`**Acks.**`, `- **What the round trip scales with.**`) or a paragraph label (`What would
- * change:`): a renamed section must not leave pointers to nothing.
+ * change:`): a renamed section must not leave pointers to nothing. And the README's performance
+ * table must be the one the committed bench run wrote.
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -54,4 +55,17 @@ it('every section a comment or the README names exists in docs/architecture.md',
   }
   expect(missing).toEqual([]);
   expect(found).toBeGreaterThan(50);
+});
+
+it("the README's performance table is the committed run's (bench/results.md), line for line", () => {
+  // The README quotes the last full run: its machine line and table, as `pnpm bench` wrote them.
+  const results = readFileSync(join(root, 'bench', 'results.md'), 'utf8').split('\n');
+  const readme = readFileSync(join(root, 'README.md'), 'utf8').split('\n');
+  const head = results.findIndex((l) => l.startsWith('Measured '));
+  const end = results.findIndex((l, i) => i > head + 2 && !l.startsWith('|'));
+  const quoted = results.slice(head, end);
+  expect(quoted.length).toBeGreaterThan(10);
+  const at = readme.indexOf(quoted[0]!);
+  expect(at).toBeGreaterThan(-1);
+  expect(readme.slice(at, at + quoted.length)).toEqual(quoted);
 });
