@@ -6,7 +6,8 @@
  */
 
 import type { NodeInfo } from '@authcache/client';
-import { ALL_OK, call, useCluster, waitFor, type Suite } from './support';
+import { hostname } from 'node:os';
+import { ALL_OK, call, startNodeOf, useCluster, waitFor, type Suite } from './support';
 
 // A short heartbeat so that a killed node goes stale quickly: DOWN after 3 x 500 + 500 = 2000 ms.
 const HEARTBEAT_MS = 500;
@@ -127,4 +128,14 @@ it('a SIGKILLed node is DOWN once its heartbeat is stale, stays in admin answers
 it('the admin routes of the membership need the admin token', async () => {
   const r = await call(s.nodes[0]!.url, 'DELETE', '/v1/cluster/nodes/whoever');
   expect(r.status).toBe(401);
+});
+
+it('a node listening on every interface (AUTHCACHE_HOST=0.0.0.0, as in a container) is listed at its hostname, not at 0.0.0.0', async () => {
+  const wide = await startNodeOf(s, { AUTHCACHE_HOST: '0.0.0.0', AUTHCACHE_HEARTBEAT_MS: String(HEARTBEAT_MS), AUTHCACHE_ACK_TIMEOUT_MS: String(ACK_TIMEOUT_MS) });
+  try {
+    const list = await awaitStatus(s, 0, wide.id, 'UP', 5000);
+    expect(list.find((n) => n.id === wide.id)?.address).toBe(`${hostname()}:${wide.port}`);
+  } finally {
+    await wide.stop();
+  }
 });

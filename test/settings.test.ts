@@ -133,6 +133,31 @@ it('a persistent write leaves the transient value in force on every node until i
   }
 });
 
+it('?local=true changes the receiving node only, transient only: a persistent local change is refused, nothing written', async () => {
+  const before = await ttlsOnEveryNode(s);
+  const views = await clusterSettingsOnEveryNode(s);
+  // Nothing local is stored, so nothing local could survive a restart: 400, on both APIs, and no node changed.
+  const ours = await call(s.nodes[0]!.url, 'PUT', '/v1/cache/settings?local=true', { token: s.token, json: { ttl_ms: 60_000, persistent: true } });
+  expect(ours.status).toBe(400);
+  expect(ours.json.error).toMatch(/persistent settings cannot be changed with local=true/);
+  const os = await call(s.nodes[0]!.url, 'PUT', '/_cluster/settings?local=true', { token: s.token, json: { persistent: { [TTL_KEY]: '1' }, transient: { [TTL_KEY]: '2' } } });
+  expect(os.status).toBe(400);
+  expect(os.json.error).toMatchObject({ type: expect.any(String), reason: expect.stringMatching(/persistent settings cannot be changed with local=true/) });
+  expect(await ttlsOnEveryNode(s)).toEqual(before);
+  expect(await clusterSettingsOnEveryNode(s)).toEqual(views);
+
+  // A transient one through OpenSearch's API: node 1 alone, and the answer says so.
+  const local = await call(s.nodes[1]!.url, 'PUT', '/_cluster/settings?local=true&flat_settings=true', { token: s.token, json: { transient: { [TTL_KEY]: '15' } } });
+  expect(local.status).toBe(200);
+  expect(local.json).toMatchObject({ acknowledged: true, transient: { [TTL_KEY]: '15' }, nodes: { total: 1, successful: 1, failed: 0 }, members: [{ node: s.nodes[1]!.id, result: 'applied' }] });
+  expect(await ttlsOnEveryNode(s)).toEqual([before[0], [900_000, 900_000], before[2]]);
+
+  // Back to what the other nodes hold, cluster-wide (the next tests set both layers again anyway).
+  const back = await call(s.nodes[1]!.url, 'PUT', '/v1/cache/settings', { token: s.token, json: { ttl_ms: before[0]![0] } });
+  expect(back.status).toBe(200);
+  expect(await ttlsOnEveryNode(s)).toEqual([before[0], before[0], before[0]]);
+});
+
 describe('restarts', () => {
   beforeAll(async () => {
     // In one call. Whatever the order of the layers, the transient value stays on top of the persistent one.

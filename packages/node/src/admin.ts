@@ -1,10 +1,10 @@
 import type { CacheName, RoleChange, RoleInfo, SetSettingsBody } from '@authcache/protocol';
 import type { AuthcacheNode, Change } from './node';
 import type { Propagation } from './bus/bus';
-import { settingsWrites } from './cache/settings';
+import { changesOf, settingsWrites } from './cache/settings';
 import { settingsOps } from './bus/settings-ops';
 import { RoleStoreError, type RoleRecord, type RoleStoreErrorKind } from './roles/role-store';
-import { HttpError, notFound, orUnavailable } from './errors';
+import { HttpError, badRequest, notFound, orUnavailable } from './errors';
 
 /** More users than this in one invalidation: flush everything instead of a giant message. */
 const MAX_USERS_PER_UPDATE = 5000;
@@ -34,6 +34,10 @@ export class Admin {
   }
 
   setSettings(body: SetSettingsBody, local: boolean): Promise<Propagation> {
+    // A local change is applied in memory only: refused rather than answered 200 with nothing stored.
+    if (local && changesOf(body).some((c) => c.persistent)) {
+      return Promise.reject(badRequest('persistent settings cannot be changed with local=true: a local change is not stored and lasts until the node restarts'));
+    }
     return this.run({ kind: 'set_settings', body }, local);
   }
 

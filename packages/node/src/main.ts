@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+import { hostname } from 'node:os';
+import { advertisedAddress } from './advertised-address';
 import { ConfigError, loadConfig, type Config } from './config';
 import { createLogger } from './log';
 import { AuthcacheNode } from './node';
@@ -27,7 +29,7 @@ async function main(): Promise<void> {
   const address = await app.listen({ host: config.host, port: config.port });
   log.info({ address, cluster: config.cluster }, 'listening');
   try {
-    await node.start(`${config.host}:${(app.server.address() as { port: number }).port}`);
+    await node.start(advertisedAddress(config.host, (app.server.address() as { port: number }).port, hostname()));
   } catch (err) {
     // Name what the node depends on, so the one line says where to look (secrets stripped from URLs).
     const deps = `REDIS_URL=${redactUrl(config.redisUrl)}, AUTHCACHE_BACKEND=${config.backend.kind}`;

@@ -12,7 +12,8 @@ export function registerStatus(program: Command, run: RunAction): void {
     .addHelpText(
       'after',
       `
-Output, one line per member (entries = credentials cache + roles cache entries held by that node):
+Output, one line per member (entries = the entries of every cache that node holds: credentials, roles,
+permissions, impersonation):
   UN  127.0.0.1:7001  node1  seq=42  entries=17
 
 Live addresses, for a nodetool-style loop:

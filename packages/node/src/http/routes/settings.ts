@@ -53,9 +53,9 @@ export function bodiesFor(changes: readonly LayerChange[], carries: { reset: boo
   return [{ ...changes[0]!, more: changes.slice(1) } as SetSettingsBody];
 }
 
-async function publish(node: AuthcacheNode, changes: readonly LayerChange[]): Promise<Propagation> {
+async function publish(node: AuthcacheNode, changes: readonly LayerChange[], local: boolean): Promise<Propagation> {
   const results: Propagation[] = [];
-  for (const b of bodiesFor(changes)) results.push(await node.admin.setSettings(b, false));
+  for (const b of bodiesFor(changes)) results.push(await node.admin.setSettings(b, local));
   return merge(results);
 }
 
@@ -86,13 +86,15 @@ function clusterSettingsRoutes(app: FastifyInstance, node: AuthcacheNode, admin:
     },
     async (req) => {
       const flat = booleanParam(req.query, 'flat_settings');
+      // `?local=true`: this node only, as on every admin call; persistent changes are refused then (admin.ts).
+      const local = booleanParam(req.query, 'local');
       const body = req.body ?? {};
       // Persistent first: with two updates in a row, a failure between them leaves the layer that outlives restarts written.
       const persistent = changesFromNamed('persistent', flattenSettings('persistent', body.persistent ?? {}));
       const transient = changesFromNamed('transient', flattenSettings('transient', body.transient ?? {}));
       const changes = [...persistent.changes, ...transient.changes];
       if (changes.length === 0) throw new OpenSearchError(400, 'action_request_validation_exception', 'Validation Failed: 1: no settings to update;');
-      const p = await publish(node, changes);
+      const p = await publish(node, changes, local);
       return { acknowledged: true, persistent: settingsView(persistent.accepted, flat), transient: settingsView(transient.accepted, flat), ...p };
     },
   );
