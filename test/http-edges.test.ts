@@ -5,6 +5,8 @@
  */
 
 import { execFile } from 'node:child_process';
+import { connect } from 'node:net';
+import { LIMITS } from '@authcache/protocol';
 import { promisify } from 'node:util';
 import { ALL_OK, call, STACK_TRACE, useCluster } from './support';
 
@@ -128,6 +130,51 @@ describe('bad requests', () => {
     }
     expect(seen).toEqual(odd.map(([method, path]) => ({ method, path, fourxx: true, error: 'string' })));
   });
+
+  it('names up to the limit work in paths, however they are encoded; longer ones are a 400, not a wrong 405', async () => {
+    // 150 ASCII characters, and the limit in 3-byte UTF-8 characters (9 characters each once percent-encoded).
+    for (const name of ['n'.repeat(150), '\u20ac'.repeat(LIMITS.username)]) {
+      const put = await call(url(), 'PUT', `/v1/roles/${encodeURIComponent(name)}`, { token: s.token, json: { login: true, password: 'long-name-pw' } });
+      expect(put.status).toBe(201);
+      const got = await call(url(), 'GET', `/v1/roles/${encodeURIComponent(name)}`, { token: s.token });
+      expect({ status: got.status, name: got.json.name }).toEqual({ status: 200, name });
+      const flush = await call(url(), 'DELETE', `/v1/cache/users/${encodeURIComponent(name)}`, { token: s.token });
+      expect(flush.status).toBe(200);
+      expect((await call(url(), 'DELETE', `/v1/roles/${encodeURIComponent(name)}`, { token: s.token })).status).toBe(200);
+    }
+    expectError(await call(url(), 'GET', `/v1/roles/${'r'.repeat(LIMITS.username + 1)}`, { token: s.token }), 400);
+  });
+
+  it('a name with a control character is refused where it would name a role, a user to flush or a grant (the caches key names with NUL)', async () => {
+    for (const name of ['bob\u0000admin', 'line\nbreak', 'tab\there', 'del\u007f']) {
+      const path = encodeURIComponent(name);
+      expectError(await call(url(), 'PUT', `/v1/roles/${path}`, { token: s.token, json: { login: true, password: 'x-pw-long' } }), 400);
+      expectError(await call(url(), 'PUT', '/v1/roles/clean_name', { token: s.token, json: { roles: [name] } }), 400);
+      expectError(await call(url(), 'DELETE', `/v1/cache/users/${path}`, { token: s.token }), 400);
+    }
+    expect((await call(url(), 'GET', '/v1/roles/clean_name', { token: s.token })).status).toBe(404);
+  });
+
+  it('a client trickling its body in is cut off once LIMITS.requestMs has passed (408, connection closed)', async () => {
+    const u = new URL(url());
+    const socket = connect({ host: u.hostname, port: Number(u.port) });
+    let answer = '';
+    socket.on('data', (d: Buffer) => (answer += d.toString('latin1')));
+    const closed = new Promise<number>((resolve) => socket.on('close', () => resolve(Date.now())));
+    socket.on('error', () => undefined);
+    const t0 = Date.now();
+    socket.write('POST /v1/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{');
+    // One byte a second: never idle long enough for an idle timeout, never done.
+    const drip = setInterval(() => socket.writable && socket.write(' '), 1000);
+    try {
+      const at = await Promise.race([closed, new Promise<number>((_, reject) => setTimeout(() => reject(new Error('the node kept the trickling connection open')), LIMITS.requestMs + 10_000))]);
+      expect(at - t0).toBeGreaterThanOrEqual(LIMITS.requestMs - 500);
+      expect(answer).toMatch(/^HTTP\/1\.1 408/);
+    } finally {
+      clearInterval(drip);
+      socket.destroy();
+    }
+  }, LIMITS.requestMs + 20_000);
 
   it('the node keeps serving after all of these', async () => {
     const health = await call(url(), 'GET', '/health');

@@ -128,6 +128,10 @@ describe('a cluster at debug level doing everything that handles a secret', () =
     expect((await req(0, 'POST', '/v1/login', { json: { username: 'alice', password: pw.alice2, pad: 'x'.repeat(70 * 1024) } })).status).toBe(413);
     expect((await admin(1, 'PUT', '/v1/roles/alice', { password: pw.alice2, login: 'yes' })).status).toBe(400);
     expect((await req(2, 'POST', '/v1/login', { body: JSON.stringify({ username: 'alice', password: pw.alice2 }), contentType: 'text/plain' })).status).toBe(415);
+    // Each refusal has its line, naming the route and the status (the caller's text stays out: the search below).
+    const refused = (i: number) => logLines(s.nodes[i]!.logs()).filter((l) => l.msg === 'request refused');
+    await waitFor(() => refused(0).some((l) => l.status === 400 && l.route === '/v1/login') && refused(0).some((l) => l.status === 413), { timeoutMs: 5000, message: 'node 0 logged no "request refused" for the 400 and the 413' });
+    await waitFor(() => refused(1).some((l) => l.status === 400 && l.route === '/v1/roles/:name'), { timeoutMs: 5000, message: 'node 1 logged no "request refused" for the invalid role body' });
   });
 
   it('answers role reads without any hash', async () => {

@@ -25,7 +25,8 @@ export function normalizeNode(address: string): string {
     throw new TypeError('credentials in a node address are not supported; use the token option');
   }
   if (url.search !== '' || url.hash !== '') {
-    throw new TypeError(`query or fragment in node address: ${trimmed}`);
+    // The query may carry a secret (?token=): named, not shown.
+    throw new TypeError(`query or fragment in node address: ${url.protocol}//${url.host}${url.pathname}`);
   }
   if (!hasScheme && url.port === '') url.port = String(DEFAULT_PORT);
   return `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, '')}`;

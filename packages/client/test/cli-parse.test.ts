@@ -56,6 +56,11 @@ describe('targetAddress (-h/-p) and AUTHCACHE_URL', () => {
   test.each(['a:1,b:2', 'ftp://x', 'http://u:p@x:1', 'http://[x'])('AUTHCACHE_URL=%s is a usage error', (v) => {
     expect(() => defaultsFromEnv(v)).toThrow(UsageError);
   });
+
+  test.each(['http://u:hunter2@a:1,http://b:2', 'http://u:hunter2@[x:1'])('the usage error for AUTHCACHE_URL=%s does not show its password', (v) => {
+    expect(() => defaultsFromEnv(v)).toThrow(UsageError);
+    expect(() => defaultsFromEnv(v)).not.toThrow(/hunter2/);
+  });
 });
 
 describe('option values', () => {

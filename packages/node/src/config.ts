@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
-import { isValidClusterName } from '@authcache/protocol';
+import { isValidClusterName, redactUrl } from '@authcache/protocol';
 import { loadBackendConfig, type BackendConfig } from './roles/backend-config';
 import { AuditConfigError, auditSettingsFromEnv, envInt, type AuditSettings } from './audit/audit-query';
 
@@ -189,7 +189,7 @@ const YEAR_MS = 365 * 24 * 3600 * 1000;
 
 export function loadConfig(env: Env = process.env): Config {
   const redisUrl = str(env, 'REDIS_URL', 'redis://127.0.0.1:6379')!;
-  if (!/^rediss?:\/\//.test(redisUrl)) throw new ConfigError('REDIS_URL', `must start with redis:// or rediss://, got "${redisUrl}"`);
+  if (!/^rediss?:\/\//.test(redisUrl)) throw new ConfigError('REDIS_URL', `must start with redis:// or rediss://, got "${redactUrl(redisUrl)}"`);
   try {
     new URL(redisUrl);
   } catch {

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { hostname } from 'node:os';
 import { advertisedAddress } from './advertised-address';
+import { redactUrl } from '@authcache/protocol';
 import { ConfigError, loadConfig, type Config } from './config';
 import { createLogger } from './log';
 import { AuthcacheNode } from './node';
@@ -61,10 +62,6 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
-}
-
-function redactUrl(url: string): string {
-  return url.replace(/\/\/([^@/]*)@/, '//***@');
 }
 
 process.on('unhandledRejection', (err) => {

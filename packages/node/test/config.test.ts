@@ -149,6 +149,13 @@ describe('loadConfig', () => {
     expect(configError({ ...BASE, AUTHCACHE_EVENTS_MAX_CLIENTS: '0' }).variable).toBe('AUTHCACHE_EVENTS_MAX_CLIENTS');
   });
 
+  it('a REDIS_URL refused for its scheme is named without its password', () => {
+    const e = configError({ AUTHCACHE_CLUSTER_SECRET: 'x'.repeat(32), REDIS_URL: 'valkey://:hunter2@cache:6379' });
+    expect(e.variable).toBe('REDIS_URL');
+    expect(e.message).not.toContain('hunter2');
+    expect(e.message).toContain('valkey://:***@cache:6379');
+  });
+
   it('requires the cluster secret', () => {
     expect(configError({}).variable).toBe('AUTHCACHE_CLUSTER_SECRET');
     expect(configError({ AUTHCACHE_CLUSTER_SECRET: '' }).variable).toBe('AUTHCACHE_CLUSTER_SECRET');

@@ -24,9 +24,24 @@ export const LIMITS = Object.freeze({
   rolesPerChange: 1000,
   /** an HTTP request body, in bytes (the node's fastify bodyLimit; the same bound as a bus frame) */
   bodyBytes: MAX_FRAME_BYTES,
+  /** the time a client has to send one whole request, headers and body, in ms (then: 408, connection closed) */
+  requestMs: 10_000,
   /** resource paths, permission names, batch size: docs/architecture.md, "Permissions and impersonation" (authz-api.ts) */
   ...AUTHZ_LIMITS,
 });
+
+/**
+ * A user or role name as the API accepts it where it names one to change, flush or check: no
+ * control characters. The caches join names with NUL into one key (docs/architecture.md,
+ * "Permissions and impersonation"), so `bob\u0000admin` would read as two names, and a newline
+ * would split a log line. A JSON-schema `pattern` (ajv, `u` flag) and a RegExp source alike.
+ */
+export const NAME_PATTERN = '^[^\\u0000-\\u001f\\u007f]*$';
+
+/** Whether `name` is one NAME_PATTERN allows (callers check the length against LIMITS.username). */
+export function isCleanName(name: string): boolean {
+  return new RegExp(NAME_PATTERN, 'u').test(name);
+}
 
 /** Every error answer on our own paths (`/v1/...`, `/health`). */
 export interface ErrorBody {

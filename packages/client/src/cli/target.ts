@@ -5,6 +5,7 @@
  * silently redirect the authctl run next to it.
  */
 
+import { redactUrl } from '@authcache/protocol';
 import { UsageError } from './exit-codes';
 
 /** What -h and -p default to: $AUTHCACHE_URL's parts, else http://127.0.0.1:7070. */
@@ -22,16 +23,19 @@ export const BUILTIN_DEFAULTS: TargetDefaults = { scheme: 'http:', host: '127.0.
 
 const HAS_SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
 
+/** The value as an error may echo it: with user info, which may hold a password, redacted. */
+const shown = (v: string): string => (v.includes('@') ? redactUrl(v) : v);
+
 /** $AUTHCACHE_URL: `http(s)://host[:port][/base]`, or `host:port` (http). Unset or empty: the built-in defaults. */
 export function defaultsFromEnv(value: string | undefined): TargetDefaults {
   const v = value?.trim() ?? '';
   if (v === '') return BUILTIN_DEFAULTS;
-  if (v.includes(',')) throw new UsageError(`AUTHCACHE_URL names one node (authctl talks to one node), got a list: ${v}`);
+  if (v.includes(',')) throw new UsageError(`AUTHCACHE_URL names one node (authctl talks to one node), got a list: ${shown(v)}`);
   let url: URL;
   try {
     url = new URL(HAS_SCHEME.test(v) ? v : `http://${v}`);
   } catch {
-    throw new UsageError(`AUTHCACHE_URL is not a URL: ${v} (expected e.g. http://127.0.0.1:7001)`);
+    throw new UsageError(`AUTHCACHE_URL is not a URL: ${shown(v)} (expected e.g. http://127.0.0.1:7001)`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`AUTHCACHE_URL: unsupported scheme ${url.protocol} (http or https)`);
   if (url.username !== '' || url.password !== '') throw new UsageError('AUTHCACHE_URL must not hold credentials; use AUTHCACHE_ADMIN_TOKEN');

@@ -1,5 +1,6 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { AuthcacheNode } from '../node';
+import { LIMITS } from '@authcache/protocol';
 import { HttpError } from '../errors';
 import { adminAuth } from './admin-auth';
 import { ThrottledError } from './authenticate';
@@ -19,19 +20,32 @@ import { installAuditHooks } from '../audit/audit-hooks';
 import { EventHub } from '../events';
 
 export const BODY_LIMIT = 64 * 1024;
+const MAX_PARAM_LENGTH = 12 * Math.max(LIMITS.username, LIMITS.nodeId);
+/**
+ * Node's own request timeout, given to the server it creates: Node 20 only enforces the value the
+ * server was constructed with (set afterwards, as fastify's requestTimeout option does, it goes
+ * unchecked), and it checks every 30 s unless told otherwise.
+ */
+const SLOW_CLIENTS = { requestTimeout: LIMITS.requestMs, connectionsCheckingInterval: 1000 };
 
 /** The HTTP API (see the README's HTTP API) on fastify, logging through the node's pino logger. */
 export function buildServer(node: AuthcacheNode): FastifyInstance {
   const tls = node.config.tls;
   const app = Fastify({
     // With a CA, client certificates are asked for but not required: the admin guard decides.
-    ...(tls ? { https: { cert: tls.cert, key: tls.key, ...(tls.ca ? { ca: tls.ca, requestCert: true, rejectUnauthorized: false } : {}) } } : {}),
+    ...(tls ? { https: { cert: tls.cert, key: tls.key, ...(tls.ca ? { ca: tls.ca, requestCert: true, rejectUnauthorized: false } : {}), ...SLOW_CLIENTS } } : { http: SLOW_CLIENTS }),
+    // A client trickling a body (or headers) in is cut off (408): without it, each one holds a connection for good.
+    requestTimeout: LIMITS.requestMs,
     loggerInstance: node.log as FastifyBaseLogger,
     // Per-request logs would sit on the login hot path; admin actions log what they do instead.
     logController: new LogController({ disableRequestLogging: true }),
     // A pino child per request costs on the login path (bench: ~3 % of busy time); log lines carry what they need.
     childLoggerFactory: (logger) => logger,
     bodyLimit: BODY_LIMIT,
+    // find-my-way stops matching a path parameter past 100 characters (then: a wrong 405), and it
+    // counts them percent-encoded: room for a name of LIMITS.username characters of up to 4 UTF-8
+    // bytes each (%XX per byte); the route schemas bound the decoded name.
+    maxParamLength: MAX_PARAM_LENGTH,
     return503OnClosing: true,
     ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false } },
   }) as unknown as FastifyInstance;
@@ -52,8 +66,16 @@ export function buildServer(node: AuthcacheNode): FastifyInstance {
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string; validation?: unknown }, req, reply) => {
     if (err instanceof ThrottledError) reply.header('retry-after', String(err.retryAfterSeconds));
-    if (err instanceof HttpError) return reply.code(err.status).send({ error: err.message, ...err.fields });
-    if (err.validation) return reply.code(400).send({ error: err.message });
+    // Malformed input gets its line too: the route's pattern, not the path, which is the caller's text.
+    const refused = (status: number, message: string) => req.log.info({ status, method: req.method, route: req.routeOptions.url ?? '(no route)', err: message.slice(0, 200) }, 'request refused');
+    if (err instanceof HttpError) {
+      if (err.status === 400 || err.status === 413) refused(err.status, err.message);
+      return reply.code(err.status).send({ error: err.message, ...err.fields });
+    }
+    if (err.validation) {
+      refused(400, err.message);
+      return reply.code(400).send({ error: err.message });
+    }
     const status = err.statusCode ?? 500;
     if (status >= 500) {
       req.log.error({ err, url: req.url, method: req.method }, 'request failed');
@@ -65,7 +87,7 @@ export function buildServer(node: AuthcacheNode): FastifyInstance {
       FST_ERR_CTP_EMPTY_JSON_BODY: 'empty JSON body',
       FST_ERR_CTP_INVALID_JSON_BODY: 'malformed JSON body',
     };
-    req.log.info({ code: err.code, status, url: req.url }, 'request refused');
+    refused(status, err.code ?? err.message);
     return reply.code(status).send({ error: (err.code && messages[err.code]) ?? err.message });
   });
 

@@ -67,16 +67,6 @@ export function createPool(c: PostgresConfig): Pool {
   return new Pool(config);
 }
 
-/** The URL without its password, for messages. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return 'postgres://(unparseable URL)';
-  }
-}
 
 /**
  * True when `err` shows that PostgreSQL answered (a SQLSTATE outside the connection, resource and
