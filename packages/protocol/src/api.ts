@@ -1,47 +1,13 @@
 /**
  * Bodies of the HTTP API (the README's HTTP API) that the node answers and the SDK reads: one definition of
- * the wire shapes, field names as on the wire, and the size limits both sides enforce. The node's
+ * the wire shapes, field names as on the wire (the limits both sides enforce: limits.ts). The node's
  * fastify schemas and the client's types both come from here, so they cannot drift apart.
  */
 
-import { type CacheName, MAX_FRAME_BYTES, MAX_ORIGIN_LENGTH, MAX_USERNAME_LENGTH } from './messages';
-import { AUTHZ_LIMITS } from './authz-api';
+import type { CacheName } from './messages';
 
 export * from './authz-api';
-
-/**
- * Size limits of request fields. One place, because the node's schemas refuse beyond them and the
- * CLI checks them before a call (a clear usage error instead of a 400 after a password prompt).
- */
-export const LIMITS = Object.freeze({
-  /** a node id (AUTHCACHE_NODE_ID): as long as a bus message's origin may be */
-  nodeId: MAX_ORIGIN_LENGTH,
-  /** a username; also a role name, since a user is a role that may log in (as in Cassandra) */
-  username: MAX_USERNAME_LENGTH,
-  /** a password, in characters: bounds the bcrypt input a client can make a node hash */
-  password: 1024,
-  /** entries of `roles`, `grant` or `revoke` in one `PUT /v1/roles/{name}` */
-  rolesPerChange: 1000,
-  /** an HTTP request body, in bytes (the node's fastify bodyLimit; the same bound as a bus frame) */
-  bodyBytes: MAX_FRAME_BYTES,
-  /** the time a client has to send one whole request, headers and body, in ms (then: 408, connection closed) */
-  requestMs: 10_000,
-  /** resource paths, permission names, batch size: docs/architecture.md, "Permissions and impersonation" (authz-api.ts) */
-  ...AUTHZ_LIMITS,
-});
-
-/**
- * A user or role name as the API accepts it where it names one to change, flush or check: no
- * control characters. The caches join names with NUL into one key (docs/architecture.md,
- * "Permissions and impersonation"), so `bob\u0000admin` would read as two names, and a newline
- * would split a log line. A JSON-schema `pattern` (ajv, `u` flag) and a RegExp source alike.
- */
-export const NAME_PATTERN = '^[^\\u0000-\\u001f\\u007f]*$';
-
-/** Whether `name` is one NAME_PATTERN allows (callers check the length against LIMITS.username). */
-export function isCleanName(name: string): boolean {
-  return new RegExp(NAME_PATTERN, 'u').test(name);
-}
+export * from './limits';
 
 /** Every error answer on our own paths (`/v1/...`, `/health`). */
 export interface ErrorBody {

@@ -5,7 +5,7 @@
  * See docs/architecture.md, "Permissions and impersonation".
  */
 import type { Logger } from 'pino';
-import { LIMITS, isCleanName, normalizePermission, permissionProblem, resourceProblem, type CacheStats, type PermissionGrant, type PermissionResult, type Propagation, type RolePermissionGrant } from '@authcache/protocol';
+import { LIMITS, NAME_RULE, isValidName, normalizePermission, permissionProblem, resourceProblem, type CacheStats, type PermissionGrant, type PermissionResult, type Propagation, type RolePermissionGrant } from '@authcache/protocol';
 import type { StoreOp } from '../bus/transport';
 import { HttpError, badRequest, notFound, orUnavailable } from '../errors';
 import { RoleStoreError, type ResolvedRoles, type RoleStoreErrorKind } from '../roles/role-store';
@@ -149,7 +149,7 @@ export function invalidation(affected: readonly string[]): InvalidationChange {
 
 /** A grant or revoke as the rules take it, or a 400 naming what is wrong. */
 export function checkChange(role: string, resource: string, permissions: readonly string[]): string[] {
-  if (typeof role !== 'string' || role.length === 0 || role.length > LIMITS.username || !isCleanName(role)) throw badRequest(`role name must be 1..${LIMITS.username} characters, none of them a control character`);
+  if (!isValidName(role)) throw badRequest(`role name must be ${NAME_RULE}`);
   const bad = resourceProblem(resource);
   if (bad) throw badRequest(bad);
   if (!Array.isArray(permissions) || permissions.length === 0 || permissions.length > LIMITS.permissionsPerChange) {

@@ -5,12 +5,12 @@
  * TARGET` the body's user is the caller and the answer is the target's, when the caller holds
  * IMPERSONATE on `roles/TARGET`; else 403. See docs/architecture.md, "Permissions and impersonation".
  */
-import { IMPERSONATE_HEADER, LIMITS, NAME_PATTERN, isCleanName, permissionProblem, resourceProblem } from '@authcache/protocol';
+import { IMPERSONATE_HEADER, LIMITS, NAME_RULE, NAME_SCHEMA, isValidName, permissionProblem, resourceProblem } from '@authcache/protocol';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { HttpError, badRequest } from '../../errors';
 import type { Outcome, PermissionService } from '../../permissions';
 
-const username = { type: 'string', minLength: 1, maxLength: LIMITS.username, pattern: NAME_PATTERN } as const;
+const username = NAME_SCHEMA;
 const resource = { type: 'string', minLength: 1, maxLength: LIMITS.resource } as const;
 const permission = { type: 'string', minLength: 1, maxLength: LIMITS.permission } as const;
 const checkShape = { type: 'object', required: ['resource', 'permission'], additionalProperties: false, properties: { resource, permission } } as const;
@@ -58,9 +58,7 @@ function checkInput(c: Check, at = ''): void {
 export function impersonationTarget(req: FastifyRequest): string | undefined {
   const raw = req.headers[IMPERSONATE_HEADER];
   if (raw === undefined) return undefined;
-  if (typeof raw !== 'string' || raw.length === 0 || raw.length > LIMITS.username || !isCleanName(raw)) {
-    throw badRequest(`${IMPERSONATE_HEADER} must name one user of 1..${LIMITS.username} characters, none of them a control character`);
-  }
+  if (!isValidName(raw)) throw badRequest(`${IMPERSONATE_HEADER} must name one user of ${NAME_RULE}`);
   return raw;
 }
 

@@ -1,4 +1,4 @@
-import { LIMITS, CACHE_NAMES, NAME_PATTERN, type CacheName } from '@authcache/protocol';
+import { CACHE_NAMES, NAME_SCHEMA, type CacheName } from '@authcache/protocol';
 import type { FastifyInstance } from 'fastify';
 import { badRequest } from '../../errors';
 
@@ -24,7 +24,7 @@ export function parseCaches(raw: string | undefined): CacheName[] | undefined {
 export const usernameParam = {
   type: 'object',
   required: ['username'],
-  properties: { username: { type: 'string', minLength: 1, maxLength: LIMITS.username, pattern: NAME_PATTERN } },
+  properties: { username: NAME_SCHEMA },
 } as const;
 
 /**

@@ -4,13 +4,13 @@
  * role's. Each change is written and invalidated on every node in one atomic step before it
  * answers, like role changes (docs/architecture.md, "Atomic change and invalidation").
  */
-import { LIMITS, NAME_PATTERN, type PermissionChange } from '@authcache/protocol';
+import { LIMITS, NAME_SCHEMA, type PermissionChange } from '@authcache/protocol';
 import type { FastifyInstance } from 'fastify';
 import type { AdminGuard } from '../admin-auth';
 import { HttpError } from '../../errors';
 import type { PermissionService } from '../../permissions';
 
-const roleName = { type: 'string', minLength: 1, maxLength: LIMITS.username, pattern: NAME_PATTERN } as const;
+const roleName = NAME_SCHEMA;
 const nameParam = { type: 'object', required: ['name'], properties: { name: roleName } } as const;
 const changeBody = {
   type: 'object',

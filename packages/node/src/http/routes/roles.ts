@@ -1,11 +1,11 @@
-import { LIMITS, NAME_PATTERN } from '@authcache/protocol';
+import { LIMITS, NAME_SCHEMA } from '@authcache/protocol';
 import type { FastifyInstance } from 'fastify';
 import type { AuthcacheNode } from '../../node';
 import type { AdminGuard } from '../admin-auth';
 import { roleInfo, type RoleInput } from '../../admin';
 import { notFound, orUnavailable } from '../../errors';
 
-const roleName = { type: 'string', minLength: 1, maxLength: LIMITS.username, pattern: NAME_PATTERN } as const;
+const roleName = NAME_SCHEMA;
 const nameParam = { type: 'object', required: ['name'], properties: { name: roleName } } as const;
 const roleList = { type: 'array', maxItems: LIMITS.rolesPerChange, items: roleName } as const;
 const roleBody = {

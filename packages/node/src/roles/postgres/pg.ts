@@ -67,7 +67,6 @@ export function createPool(c: PostgresConfig): Pool {
   return new Pool(config);
 }
 
-
 /**
  * True when `err` shows that PostgreSQL answered (a SQLSTATE outside the connection, resource and
  * shutdown classes): the database is up, the statement was refused.
