@@ -25,16 +25,20 @@ it('the flush warm-up waits out a slow improvement and stops once the latency is
   // A latency that falls from 3 ms to 1.2 ms over the first 3,000 calls (about 3 % per 100 calls
   // near the end, as V8's optimization of a cluster showed), then stays flat.
   const script = `
-    import { warmUntilSteady } from './scripts/bench/lib/flush.mjs';
+    import { WARM_CALLS, warmUntilSteady } from './scripts/bench/lib/flush.mjs';
     let i = 0;
     const once = async () => { const x = i++; return x < 3000 ? 3 - 1.8 * (x / 3000) : 1.2; };
-    const r = await warmUntilSteady(once, { maxMs: 20000 });
-    console.log(JSON.stringify({ calls: r.calls, settled: r.settled, first: r.window_p50_ms[0], last: r.window_p50_ms.at(-1) }));
+    const r = await warmUntilSteady(once, { maxMs: 20000, minCalls: 2000 });
+    // By default a flat latency is not enough: the JIT is still at work for thousands of calls more.
+    const flat = await warmUntilSteady(async () => 1, { maxMs: 20000 });
+    console.log(JSON.stringify({ calls: r.calls, settled: r.settled, first: r.window_p50_ms[0], last: r.window_p50_ms.at(-1), flat: flat.calls, warm: WARM_CALLS }));
   `;
   const r = node(['--input-type=module', '-e', script]);
   expect(r.stderr).toBe('');
-  const out = JSON.parse(r.stdout) as { calls: number; settled: boolean; first: number; last: number };
+  const out = JSON.parse(r.stdout) as { calls: number; settled: boolean; first: number; last: number; flat: number; warm: number };
   expect(out.settled).toBe(true);
+  expect(out.warm).toBe(10_000);
+  expect(out.flat).toBe(out.warm);
   // Not before the slope ends, and soon after: within the 1,000-call look-back plus one window.
   expect(out.calls).toBeGreaterThanOrEqual(3000);
   expect(out.calls).toBeLessThanOrEqual(4100);
@@ -121,17 +125,19 @@ it('CPU per flush: scheduler and Redis readings parse, the idle rate is subtract
     // Spin until this process has run 30 ms on a CPU by its own count (getrusage), not for 30 ms of
     // wall time: on a loaded machine 30 ms of wall time can be far less CPU.
     const before = processCpuNs(process.pid);
+    const bgBefore = processCpuNs(process.pid, { background: true });
     const used = process.cpuUsage();
     const deadline = Date.now() + 10_000;
     for (;;) { const d = process.cpuUsage(used); if (d.user + d.system >= 30_000 || Date.now() > deadline) break; }
     const after = processCpuNs(process.pid);
+    const bgGrew = processCpuNs(process.pid, { background: true }) - bgBefore;
     const at = (ms, origin, members, redis) => ({ at: ms, groups: { origin: [origin], members }, redis });
     // 100 calls over 1 s; the idle window ran at 1 ms of CPU per second per process.
     const idle = [at(0, 0, [0, 0], 0), at(1000, 1e6, [1e6, 1e6], 1e6)];
     const per = cpuPerCall(at(0, 0, [0, 0], 0), at(1000, 51e6, [21e6, 11e6], 31e6), 100, idle);
     const gone = cpuPerCall(at(0, 0, [0, undefined], undefined), at(1000, 1e6, [1e6, 1e6], undefined), 100, idle);
     console.log(JSON.stringify({
-      linux: process.platform === 'linux', grew: after - before, gonePid: processCpuNs(2 ** 31 - 1) ?? null,
+      linux: process.platform === 'linux', grew: after - before, bgGrew, gonePid: processCpuNs(2 ** 31 - 1) ?? null,
       line: schedstatNs('123456789 4567 89\\n'),
       redis: redisCpuFromInfo('# CPU\\r\\nused_cpu_sys:1.500000\\r\\nused_cpu_user:0.250000\\r\\n'),
       noRedis: redisCpuFromInfo('# CPU\\r\\n') ?? null, per, gone,
@@ -146,6 +152,8 @@ it('CPU per flush: scheduler and Redis readings parse, the idle rate is subtract
   expect(out.gone).toEqual({ groups: { origin: 0, members: null }, redis: null });
   // 30 ms on a CPU by getrusage's count is at least 20 ms read off the scheduler.
   if (out.linux) expect(out.grew).toBeGreaterThan(20e6);
+  // The spin ran on the main thread: the other threads (V8's helpers) took a small part of it.
+  if (out.linux) expect(out.bgGrew).toBeLessThan(out.grew / 2);
 });
 
 it('--profile: profileFromHere returns once every node restarted its sampling, and the profile is written at exit', () => {

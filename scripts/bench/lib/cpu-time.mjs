@@ -11,11 +11,18 @@ export function schedstatNs(text) {
   return ns;
 }
 
-/** Nanoseconds every live thread of `pid` ran on a CPU, or undefined off Linux / for a gone pid. */
-export function processCpuNs(pid) {
+/**
+ * Nanoseconds every live thread of `pid` ran on a CPU, or undefined off Linux / for a gone pid.
+ * `background`: every thread but the main one (whose id is the pid): in a node process V8's
+ * compiler and GC helpers, which show whether the JIT is still at work (lib/flush.mjs, WARM_CALLS).
+ */
+export function processCpuNs(pid, { background = false } = {}) {
   try {
     let ns = 0;
-    for (const tid of readdirSync(`/proc/${pid}/task`)) ns += schedstatNs(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8'));
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      if (background && Number(tid) === pid) continue;
+      ns += schedstatNs(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8'));
+    }
     return ns;
   } catch {
     return undefined;
@@ -30,12 +37,16 @@ export function redisCpuFromInfo(info) {
 }
 
 /**
- * A reading of named groups of pids and of Redis: `{ at, groups: { name: [ns per pid] }, redis }`.
- * `redis` is an ioredis client (or null to leave Redis out).
+ * A reading of named groups of pids and of Redis: `{ at, groups: { name: [ns per pid],
+ * name_background: [ns of the threads but the main one, per pid] }, redis }`. `redis` is an
+ * ioredis client (or null to leave Redis out).
  */
 export async function cpuReading(groups, redis) {
   const out = { at: performance.now(), groups: {}, redis: undefined };
-  for (const [name, pids] of Object.entries(groups)) out.groups[name] = pids.map(processCpuNs);
+  for (const [name, pids] of Object.entries(groups)) {
+    out.groups[name] = pids.map((pid) => processCpuNs(pid));
+    out.groups[`${name}_background`] = pids.map((pid) => processCpuNs(pid, { background: true }));
+  }
   if (redis) out.redis = redisCpuFromInfo(await redis.info('cpu'));
   return out;
 }

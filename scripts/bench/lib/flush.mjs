@@ -48,17 +48,28 @@ export async function flushLoop({ cluster, size, calls, steady = {}, onMeasured,
 }
 
 /**
+ * Flushes before a warm-up may end: V8 is still optimizing a node's flush path long after the
+ * latency looks steady. Seen at 3 nodes (2026-12-07, an Intel host; `--trace-opt` and the
+ * background threads' CPU, cpu-time.mjs): a warm-up that stopped at 2,400 flushes, its latency no
+ * longer improving by 5 % over 1,000, left TurboFan compiling through the measured flushes (the
+ * publishing node's compiler and GC threads 60-100 µs of CPU per flush, on the same two cores);
+ * after 8,000 flushes, 3 compiles in the next 2,000 (background 30 µs per flush, mostly GC) and
+ * the publishing node's CPU per flush down from ~700 to ~520 µs.
+ */
+export const WARM_CALLS = 10_000;
+
+/**
  * Calls `once` (which answers its latency in ms) until the nodes' code is warm. V8 compiles hot
  * functions with TurboFan on background threads, which on 2 cores compete with the nodes
  * themselves; a cluster of N processes takes thousands of flushes to settle, slowly (seen at 3
  * nodes: p50 2.6 ms over the first 1,000 flushes, 1.2 ms from the 3,000th on; a criterion of
  * 10 % over 500 calls stopped at ~1,100 with p50 still 2 ms), so a fixed 20
  * warm-up calls measured the warm-up. Windows of `window` calls until the median has not improved
- * by more than `tolerance` over the last `lookback` windows, after at least `minCalls`; never more
- * than `maxCalls` calls or `maxMs`. Resolves { calls, ms, settled, window_p50_ms }: the first
- * window is the cold figure.
+ * by more than `tolerance` over the last `lookback` windows, after at least `minCalls` (WARM_CALLS);
+ * never more than `maxCalls` calls or `maxMs`. Resolves { calls, ms, settled, window_p50_ms }: the
+ * first window is the cold figure.
  */
-export async function warmUntilSteady(once, { window = 100, lookback = 10, minCalls = 2000, maxCalls = 8000, maxMs = 60_000, tolerance = 0.05, onProgress } = {}) {
+export async function warmUntilSteady(once, { window = 100, lookback = 10, minCalls = WARM_CALLS, maxCalls = 2 * WARM_CALLS, maxMs = 60_000, tolerance = 0.05, onProgress } = {}) {
   const started = performance.now();
   const medians = [];
   let calls = 0;
