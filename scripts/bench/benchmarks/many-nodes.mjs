@@ -19,8 +19,7 @@ const QUICK_SIZES = [3, 8];
 const PING_WARMUP = 200;
 /** The sizes at which the bare exchange (lib/bare-floor.mjs) is measured beside the cluster: the two with targets. */
 const BARE_SIZES = [3, 32];
-/** Warm-up until the flush latency is steady (lib/flush.mjs, warmUntilSteady). */
-/** At 32 nodes 10,000 flushes (WARM_CALLS) take ~50 s here. */
+/** Warm-up until the flush latency is steady (lib/flush.mjs, warmUntilSteady): at 32 nodes its 10,000 flushes (WARM_CALLS) take ~50 s here. */
 const STEADY = { maxMs: 180_000 };
 const QUICK_STEADY = { minCalls: 300, lookback: 2, maxCalls: 1000, maxMs: 8_000 };
 const MIB = 1024 * 1024;

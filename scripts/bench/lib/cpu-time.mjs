@@ -12,21 +12,30 @@ export function schedstatNs(text) {
 }
 
 /**
- * Nanoseconds every live thread of `pid` ran on a CPU, or undefined off Linux / for a gone pid.
- * `background`: every thread but the main one (whose id is the pid): in a node process V8's
- * compiler and GC helpers, which show whether the JIT is still at work (lib/flush.mjs, WARM_CALLS).
+ * Nanoseconds the live threads of `pid` ran on a CPU, in one pass over /proc/PID/task: `total`
+ * (every thread) and `background` (every thread but the main one, whose id is the pid: in a node
+ * process V8's compiler and GC helpers, which show whether the JIT is still at work; lib/flush.mjs,
+ * WARM_CALLS). Undefined off Linux / for a gone pid.
  */
-export function processCpuNs(pid, { background = false } = {}) {
+export function threadCpuNs(pid) {
   try {
-    let ns = 0;
+    let total = 0;
+    let main = 0;
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      if (background && Number(tid) === pid) continue;
-      ns += schedstatNs(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8'));
+      const ns = schedstatNs(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8'));
+      total += ns;
+      if (Number(tid) === pid) main = ns;
     }
-    return ns;
+    return { total, background: total - main };
   } catch {
     return undefined;
   }
+}
+
+/** threadCpuNs's total (or with `background`, its background), or undefined off Linux / for a gone pid. */
+export function processCpuNs(pid, { background = false } = {}) {
+  const t = threadCpuNs(pid);
+  return t === undefined ? undefined : background ? t.background : t.total;
 }
 
 /** used_cpu_user + used_cpu_sys of an INFO cpu answer, in nanoseconds (undefined if absent). */
@@ -44,8 +53,9 @@ export function redisCpuFromInfo(info) {
 export async function cpuReading(groups, redis) {
   const out = { at: performance.now(), groups: {}, redis: undefined };
   for (const [name, pids] of Object.entries(groups)) {
-    out.groups[name] = pids.map((pid) => processCpuNs(pid));
-    out.groups[`${name}_background`] = pids.map((pid) => processCpuNs(pid, { background: true }));
+    const read = pids.map(threadCpuNs);
+    out.groups[name] = read.map((t) => t?.total);
+    out.groups[`${name}_background`] = read.map((t) => t?.background);
   }
   if (redis) out.redis = redisCpuFromInfo(await redis.info('cpu'));
   return out;
