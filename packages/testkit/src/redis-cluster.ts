@@ -8,9 +8,8 @@ import { execFile } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from './free-port';
 import { withConnection } from './redis-commands';
-import { dataNodeArgs, spawnRedisServer, tempDir, type RedisProcess } from './redis-sentinel';
+import { dataNodeArgs, spawnRedisOnFreePort, tempDir, type RedisProcess } from './redis-sentinel';
 import { waitFor } from './wait-for';
 
 const run = promisify(execFile);
@@ -50,16 +49,14 @@ export async function startRedisCluster(opts: RedisClusterOptions = {}): Promise
   const servers: RedisProcess[] = [];
   const stop = async () => void (await Promise.all(servers.map((s) => s.kill())));
   try {
-    const ports: number[] = [];
-    for (let i = 0; i < masters * (1 + replicas); i++) ports.push(await freePort());
-    const started = await Promise.all(
-      ports.map((port) => {
-        const d = join(dir, String(port));
-        mkdirSync(d, { recursive: true });
-        const extra = ['--cluster-enabled', 'yes', '--cluster-config-file', join(d, 'nodes.conf'), '--cluster-node-timeout', String(opts.nodeTimeoutMs ?? 1000)];
-        return spawnRedisServer(dataNodeArgs(port, d, extra), port, 'redis cluster node');
-      }),
-    );
+    const nodeArgs = (port: number): string[] => {
+      const d = join(dir, String(port));
+      mkdirSync(d, { recursive: true });
+      const extra = ['--cluster-enabled', 'yes', '--cluster-config-file', join(d, 'nodes.conf'), '--cluster-node-timeout', String(opts.nodeTimeoutMs ?? 1000)];
+      return dataNodeArgs(port, d, extra);
+    };
+    // A port taken meanwhile (by another suite, or found free twice here) is retried on a fresh one.
+    const started = await Promise.all(Array.from({ length: masters * (1 + replicas) }, () => spawnRedisOnFreePort(nodeArgs, 'redis cluster node')));
     servers.push(...started);
     await run('redis-cli', ['--cluster', 'create', ...servers.map((s) => `${s.host}:${s.port}`), '--cluster-replicas', String(replicas), '--cluster-yes'], { timeout: 30_000 });
     await waitFor(() => allOk(servers), { timeoutMs: 30_000, intervalMs: 200, message: 'the Redis Cluster did not reach cluster_state:ok on every node' });

@@ -9,11 +9,10 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { atExit, track } from './child-reaper';
-import { freePort } from './free-port';
 import { OutputCapture } from './output-capture';
 import { makeCertificates, type Certificates } from './certificates';
 import { ping, trustRedisCa, withConnection } from './redis-commands';
-import { findExecutable } from './server-binary';
+import { findExecutable, startOnFreePort } from './server-binary';
 import { waitFor } from './wait-for';
 
 /** One redis-server (data node or sentinel) started by the testkit. */
@@ -94,6 +93,17 @@ export async function spawnRedisServer(args: string[], port: number, what: strin
   };
 }
 
+/** How redis-server says it could not bind: its port, or a Cluster node's bus port (port + 10000). */
+export const PORT_TAKEN = /Address already in use|Failed listening/i;
+
+/**
+ * spawnRedisServer on a port found free, and on a fresh one when another process took it first
+ * (startOnFreePort): `argsFor` builds the arguments for the port tried.
+ */
+export async function spawnRedisOnFreePort(argsFor: (port: number) => string[], what: string, password?: string, tls = false): Promise<RedisProcess> {
+  return (await startOnFreePort(PORT_TAKEN, (port) => spawnRedisServer(argsFor(port), port, what, password, tls))).server;
+}
+
 /** Arguments of a data node with no persistence and fast replication (no diskless delay); with `tls`, TLS only (no plain port). */
 export function dataNodeArgs(port: number, dir: string, extra: string[] = [], tls?: Certificates): string[] {
   const listen = tls ? ['--port', '0', ...tlsDirectives(port, tls).flatMap(([k, v]) => [`--${k}`, v])] : ['--port', String(port)];
@@ -170,19 +180,17 @@ export async function startSentinel(opts: SentinelOptions = {}): Promise<Sentine
     await Promise.all([...sentinels, ...servers].map((s) => s.kill()));
   };
   try {
-    const masterPort = await freePort();
-    servers.push(await spawnRedisServer(dataNodeArgs(masterPort, mkdir(dir, `data-${masterPort}`), [], certs), masterPort, 'redis master', undefined, tls));
+    servers.push(await spawnRedisOnFreePort((port) => dataNodeArgs(port, mkdir(dir, `data-${port}`), [], certs), 'redis master', undefined, tls));
+    const masterPort = servers[0]!.port;
     for (let i = 0; i < replicas; i++) {
-      const port = await freePort();
       const via = opts.replicateVia ? await opts.replicateVia(masterPort, i) : masterPort;
-      servers.push(await spawnRedisServer(dataNodeArgs(port, mkdir(dir, `data-${port}`), ['--replicaof', '127.0.0.1', String(via), '--replica-announce-ip', '127.0.0.1'], certs), port, 'redis replica', undefined, tls));
+      servers.push(await spawnRedisOnFreePort((port) => dataNodeArgs(port, mkdir(dir, `data-${port}`), ['--replicaof', '127.0.0.1', String(via), '--replica-announce-ip', '127.0.0.1'], certs), 'redis replica', undefined, tls));
     }
     await waitFor(
       () => withConnection(servers[0]!.url, async (r) => (await r.info('replication')).split('\n').filter((l) => /^slave\d+:.*state=online/.test(l)).length === replicas),
       { timeoutMs: 15_000, message: `${replicas} replicas did not come online` },
     );
-    for (let i = 0; i < count; i++) {
-      const port = await freePort();
+    const sentinelArgs = (port: number): string[] => {
       const conf = join(mkdir(dir, `sentinel-${port}`), 'sentinel.conf');
       // Sentinel rewrites its file (it records what it learns): one writable file per sentinel.
       writeFileSync(
@@ -199,8 +207,9 @@ export async function startSentinel(opts: SentinelOptions = {}): Promise<Sentine
           '',
         ].join('\n'),
       );
-      sentinels.push(await spawnRedisServer([conf, '--sentinel', '--daemonize', 'no', '--logfile', ''], port, 'redis sentinel', opts.sentinelPassword, tls));
-    }
+      return [conf, '--sentinel', '--daemonize', 'no', '--logfile', ''];
+    };
+    for (let i = 0; i < count; i++) sentinels.push(await spawnRedisOnFreePort(sentinelArgs, 'redis sentinel', opts.sentinelPassword, tls));
     // Sentinels find the replicas through the master's INFO and each other through its hello channel.
     await waitFor(
       async () => {
