@@ -93,15 +93,23 @@ it("the flush bench's raw HTTP client reads split and back-to-back answers on on
 it('the bare exchange (the floor of a flush) answers every call, each after its update was published once and acked by every member', () => {
   const script = `
     import { Redis, testkit } from './scripts/bench/lib/deps.mjs';
-    import { bareExchangeLoop } from './scripts/bench/lib/bare-floor.mjs';
+    import { startBareExchange } from './scripts/bench/lib/bare-floor.mjs';
+    import { processCpuNs } from './scripts/bench/lib/cpu-time.mjs';
     const redis = await testkit.startRedis({ preferOwn: true });
     const probe = new Redis(redis.url);
     try {
-      const r = await bareExchangeLoop({ redisUrl: redis.url, size: 3, answer: '{"ok":true}', calls: 40, steady: { window: 10, minCalls: 10, maxCalls: 10, lookback: 1 } });
+      const bare = await startBareExchange({ redisUrl: redis.url, size: 3, answer: '{"ok":true}' });
+      const pids = [...bare.groups.origin, ...bare.groups.members];
+      const before = pids.map((p) => processCpuNs(p));
+      let answered = 0;
+      try {
+        for (let i = 0; i < 40; i++) if ((await bare.once()).ms > 0) answered++;
+      } finally {
+        await bare.stop();
+      }
       const stats = await probe.info('commandstats');
       const count = (cmd) => Number(new RegExp('cmdstat_' + cmd + ':calls=(\\\\d+)').exec(stats)?.[1] ?? 0);
-      const cpu = { origin: r.cpu.from.groups.origin.length, members: r.cpu.from.groups.members.length, ran: r.cpu.to.groups.origin[0] > r.cpu.from.groups.origin[0], redis: r.cpu.to.redis >= r.cpu.from.redis };
-      console.log(JSON.stringify({ measured: r.histogram.totalCount, warmup: r.warmup.calls, publish: count('publish'), incr: count('incr'), xadd: count('xadd'), cpu }));
+      console.log(JSON.stringify({ answered, publish: count('publish'), incr: count('incr'), xadd: count('xadd'), groups: { origin: bare.groups.origin.length, members: bare.groups.members.length }, read: before.every((b) => b !== undefined) }));
     } finally {
       probe.disconnect();
       await redis.stop();
@@ -110,13 +118,58 @@ it('the bare exchange (the floor of a flush) answers every call, each after its 
   `;
   const r = node(['--input-type=module', '-e', script]);
   expect(r.stderr).toBe('');
-  const out = JSON.parse(r.stdout) as { measured: number; warmup: number; publish: number; incr: number; xadd: number; cpu: unknown };
-  const updates = out.measured + out.warmup;
-  expect(out.measured).toBe(40);
+  const out = JSON.parse(r.stdout) as { answered: number; publish: number; incr: number; xadd: number; groups: unknown; read: boolean };
+  expect(out.answered).toBe(40);
   // One script per update (INCR, XADD, PUBLISH), and one ack PUBLISH from each of the 2 members.
-  expect({ incr: out.incr, xadd: out.xadd, publish: out.publish }).toEqual({ incr: updates, xadd: updates, publish: 3 * updates });
-  // CPU is read around the measured calls for the origin, both members and Redis.
-  expect(out.cpu).toEqual({ origin: 1, members: 2, ran: process.platform === 'linux', redis: true });
+  expect({ incr: out.incr, xadd: out.xadd, publish: out.publish }).toEqual({ incr: 40, xadd: 40, publish: 3 * 40 });
+  // The pids by role, for the CPU readings: the origin and both members, each readable.
+  expect(out.groups).toEqual({ origin: 1, members: 2 });
+  expect(out.read).toBe(process.platform === 'linux');
+});
+
+it('measured in blocks: the sides take turns, each gets its calls, its hooks run around each block, and a call not fully acked counts', () => {
+  const script = `
+    import { measureInBlocks } from './scripts/bench/lib/flush.mjs';
+    const trace = [];
+    const side = (name, ms, full) => ({
+      once: async () => { trace.push(name); return { ms, ...(full === undefined ? {} : { full: full() }) }; },
+      before: async () => trace.push(name + '<'),
+      after: async () => trace.push('>' + name),
+    });
+    let n = 0;
+    const [a, b] = await measureInBlocks([side('a', 1, () => n++ % 3 !== 0), side('b', 2)], 5, { block: 2 });
+    console.log(JSON.stringify({ trace: trace.join(' '), a: [a.histogram.totalCount, a.partial], b: [b.histogram.totalCount, b.partial] }));
+  `;
+  const r = node(['--input-type=module', '-e', script]);
+  expect(r.stderr).toBe('');
+  const out = JSON.parse(r.stdout);
+  // Blocks of 2, 2, then the 1 left, alternating; every block between its side's hooks.
+  expect(out.trace).toBe('a< a a >a b< b b >b a< a a >a b< b b >b a< a >a b< b >b');
+  // Calls 0 and 3 of side a were not fully acked; side b reports no verdict, so none is partial.
+  expect(out.a).toEqual([5, 2]);
+  expect(out.b).toEqual([5, 0]);
+});
+
+it('CPU readings of several blocks add up to one pair, and a value unreadable in one block stays unreadable', () => {
+  const script = `
+    import { cpuPerCall, sumReadings } from './scripts/bench/lib/cpu-time.mjs';
+    const at = (ms, origin, members, redis) => ({ at: ms, groups: { origin: [origin], members }, redis });
+    // Two blocks: 0-100 ms and 500-600 ms; the time between them (the other side's turn) is not counted.
+    const { from, to } = sumReadings([
+      [at(0, 0, [0, 5], 0), at(100, 3e6, [1e6, 6], 2e6)],
+      [at(500, 10e6, [9e6, 7], 9e6), at(600, 13e6, [10e6, undefined], 11e6)],
+    ]);
+    // 100 calls; the idle window ran at 1 ms of CPU per second for the origin and nothing else.
+    const idle = [at(0, 0, [0, 0], 0), at(1000, 1e6, [0, 0], 0)];
+    console.log(JSON.stringify({ ms: to.at - from.at, per: cpuPerCall(from, to, 100, idle), none: sumReadings([]).to.redis ?? null }));
+  `;
+  const r = node(['--input-type=module', '-e', script]);
+  expect(r.stderr).toBe('');
+  const out = JSON.parse(r.stdout);
+  expect(out.ms).toBe(200);
+  // Origin (3 + 3 ms - 0.2 ms idle) / 100 = 58 µs; Redis (2 + 2 ms) / 100 = 40 µs; the second member unreadable in block 2.
+  expect(out.per).toEqual({ groups: { origin: 58, members: null }, redis: 40 });
+  expect(out.none).toBeNull();
 });
 
 it('CPU per flush: scheduler and Redis readings parse, the idle rate is subtracted, and an unreadable process gives no figure', () => {

@@ -3,12 +3,11 @@
 // against one-way pub/sub delivery to as many subscriber connections (BentoCache-style); the
 // Redis commands one update costs (INFO commandstats around the flushes, the background of the same
 // length subtracted); and each node's RSS, with a bounded heap. docs/architecture.md, "Propagation".
-import { performance } from 'node:perf_hooks';
 import { Redis } from '../lib/deps.mjs';
 import { figure } from '../lib/figures.mjs';
-import { bareExchangeLoop } from '../lib/bare-floor.mjs';
-import { cpuPerCall, cpuReading } from '../lib/cpu-time.mjs';
-import { WARM_CALLS, bareHttpLoop, flushLoop, pingLoop, pubsubLoop } from '../lib/flush.mjs';
+import { startBareExchange } from '../lib/bare-floor.mjs';
+import { cpuPerCall, cpuReading, sumReadings } from '../lib/cpu-time.mjs';
+import { BLOCK_CALLS, WARM_CALLS, bareHttpLoop, clusterFlusher, measureInBlocks, pingLoop, pubsubLoop, warmUntilSteady } from '../lib/flush.mjs';
 import { scrape } from '../lib/metrics.mjs';
 import { profileFromHere, startBenchCluster } from '../lib/nodes.mjs';
 import { round, summarize } from '../lib/stats.mjs';
@@ -53,45 +52,71 @@ export default {
         const ping = await pingLoop(redis, calls, PING_WARMUP);
         const oneWay = await pubsubLoop(ctx.redis.url, size, calls, PING_WARMUP);
 
-        // Background: heartbeats and anti-entropy of `size` nodes over as long as the flushes take.
-        let before;
-        let t0;
-        let cpuFrom;
-        // The flushes go to the first node (flushLoop): it publishes and collects the acks.
+        // The flushes go to the first node: it publishes and collects the acks.
         const groups = { origin: [cluster.nodes[0].pid], members: cluster.nodes.slice(1).map((n) => n.pid) };
-        const { histogram: flush, partial, warmup, answer } = await flushLoop({
-          cluster,
-          size,
-          calls,
-          steady: ctx.quick ? QUICK_STEADY : STEADY,
-          onMeasured: async () => {
-            await profileFromHere(ctx, cluster.nodes);
-            before = await commandStats(redis);
-            cpuFrom = await cpuReading(groups, redis);
-            t0 = performance.now();
-          },
-          onProgress: (i, phase) => ctx.progress.update(`${size} nodes: ${phase} flush ${i}`),
-        });
-        const busyMs = performance.now() - t0;
-        const cpuTo = await cpuReading(groups, redis);
-        const during = diff(await commandStats(redis), before);
+        const steady = ctx.quick ? QUICK_STEADY : STEADY;
+        const flusher = await clusterFlusher(cluster, size);
+        let bare;
+        let warmup, bareWarmup, ours, theirs, during, ourCpu, bareCpuPairs, answer;
+        try {
+          warmup = await warmUntilSteady(async () => (await flusher.once()).ms, { ...steady, onProgress: (i) => ctx.progress.update(`${size} nodes: warm-up flush ${i}`) });
+          // The floor of the whole exchange, at the sizes the issue's targets are set for: warmed up
+          // the same way, then measured in turns with the cluster (lib/flush.mjs, measureInBlocks).
+          if (BARE_SIZES.includes(size)) {
+            ctx.progress.update(`${size} nodes: starting the same exchange in bare processes`);
+            bare = await startBareExchange({ redisUrl: ctx.redis.url, size, answer: flusher.answer() });
+            bareWarmup = await warmUntilSteady(async () => (await bare.once()).ms, { ...steady, onProgress: (i) => ctx.progress.update(`${size} nodes: bare exchange warm-up ${i}`) });
+            // The cluster's connection stood idle through that warm-up: a fresh one, not a keep-alive that may have run out.
+            await flusher.reconnect();
+          }
+          await profileFromHere(ctx, cluster.nodes);
+          // CPU and Redis commands are read around each block of a side, outside its timing.
+          const ourPairs = [];
+          const barePairs = [];
+          const ourCommands = [];
+          let from;
+          const sides = [
+            {
+              once: flusher.once,
+              before: async () => void (from = { commands: await commandStats(redis), cpu: await cpuReading(groups, redis) }),
+              after: async () => {
+                ourPairs.push([from.cpu, await cpuReading(groups, redis)]);
+                ourCommands.push(diff(await commandStats(redis), from.commands));
+              },
+            },
+          ];
+          if (bare) {
+            sides.push({
+              once: bare.once,
+              before: async () => void (from = { cpu: await cpuReading(bare.groups, redis) }),
+              after: async () => void barePairs.push([from.cpu, await cpuReading(bare.groups, redis)]),
+            });
+          }
+          [ours, theirs] = await measureInBlocks(sides, calls, { onProgress: (i) => ctx.progress.update(`${size} nodes: measured flush ${i}${bare ? ', in turns with the bare exchange' : ''}`) });
+          during = sumCounts(ourCommands);
+          ourCpu = sumReadings(ourPairs);
+          bareCpuPairs = barePairs;
+          answer = flusher.answer();
+        } finally {
+          flusher.close();
+          await bare?.stop();
+        }
+        const flush = ours.histogram;
+        const partial = ours.partial;
+        // Background: heartbeats and anti-entropy of `size` nodes over as long as the cluster's blocks took.
+        const busyMs = ourCpu.to.at;
         ctx.progress.update(`${size} nodes: a bare HTTP server answering the same JSON`);
         const bareHttp = await bareHttpLoop(answer, calls, PING_WARMUP);
-        // The floor of the whole exchange, at the sizes the issue's targets are set for.
-        let bare;
-        if (BARE_SIZES.includes(size)) {
-          ctx.progress.update(`${size} nodes: the same exchange in bare processes`);
-          bare = await bareExchangeLoop({ redisUrl: ctx.redis.url, size, answer, calls, steady: ctx.quick ? QUICK_STEADY : STEADY });
-        }
         ctx.progress.update(`${size} nodes: measuring the background for ${Math.round(busyMs)} ms`);
         const idleFrom = await commandStats(redis);
         const idleCpu = [await cpuReading(groups, redis)];
         await pause(busyMs);
         idleCpu.push(await cpuReading(groups, redis));
         const idle = diff(await commandStats(redis), idleFrom);
-        const cpu = cpuPerCall(cpuFrom, cpuTo, calls, idleCpu);
+        const cpu = cpuPerCall(ourCpu.from, ourCpu.to, calls, idleCpu);
         // The bare processes have no background of their own; Redis still serves the cluster's, so only its rate is subtracted.
-        const bareCpu = bare && cpuPerCall(bare.cpu.from, bare.cpu.to, calls, idleCpu.map((r) => ({ ...r, groups: {} })));
+        const bareSum = bare && sumReadings(bareCpuPairs);
+        const bareCpu = bare && cpuPerCall(bareSum.from, bareSum.to, calls, idleCpu.map((r) => ({ ...r, groups: {} })));
         // A flush some node did not ack in time is a finding (reported), not a reason to lose the size.
         if (partial) ctx.progress.note(`${size} nodes: ${partial} of ${calls} flushes did not report all ${size} nodes applied`);
 
@@ -110,11 +135,11 @@ export default {
         ctx.progress.note(
           `${size} nodes: flush p50 ${f.p50_ms} ms, p99 ${f.p99_ms} ms, first 100 after start p50 ${warmup.window_p50_ms[0]} ms, warm after ${warmup.calls}${warmup.settled ? '' : ' (not settled)'} (PING p50 ${p.p50_ms} ms, bare HTTP p50 ${h.p50_ms} ms, one-way pub/sub to ${size} p50 ${o.p50_ms} ms); ${round(commands, 1)} Redis commands per update ${JSON.stringify(perUpdate)}; RSS mean ${rssMean.toFixed(1)} MiB, max ${(Math.max(...rss) / MIB).toFixed(1)} MiB`,
         );
-        const b = bare ? summarize(bare.histogram) : undefined;
-        if (b) ctx.progress.note(`${size} nodes: the same exchange in bare processes p50 ${b.p50_ms} ms, p99 ${b.p99_ms} ms (warm after ${bare.warmup.calls})`);
+        const b = bare ? summarize(theirs.histogram) : undefined;
+        if (b) ctx.progress.note(`${size} nodes: the same exchange in bare processes p50 ${b.p50_ms} ms, p99 ${b.p99_ms} ms (warm after ${bareWarmup.calls})`);
         const cpuFigures = cpuPerFlushFigures(size, cpu, bareCpu);
         if (cpuFigures.length) ctx.progress.note(`${size} nodes: CPU per flush ${cpuFigures.map((c) => `${c.name.split(', ')[1]} ${c.value} µs${c.baseline ? ` (bare ${c.baseline.value})` : ''}`).join(', ')}`);
-        details.sizes[size] = { cpu_per_flush_us: cpu, ...(bareCpu ? { bare_exchange_cpu_per_flush_us: bareCpu } : {}), flush: f, warmup, ping: p, bare_http: h, ...(b ? { bare_exchange: b, bare_exchange_warmup: bare.warmup } : {}), one_way_pubsub: o, not_fully_acked: partial, commands_per_update: perUpdate, background_commands_per_s: perSecond(idle, busyMs), rss_bytes: rss };
+        details.sizes[size] = { cpu_per_flush_us: cpu, ...(bareCpu ? { bare_exchange_cpu_per_flush_us: bareCpu } : {}), flush: f, warmup, ping: p, bare_http: h, ...(b ? { bare_exchange: b, bare_exchange_warmup: bareWarmup } : {}), one_way_pubsub: o, not_fully_acked: partial, commands_per_update: perUpdate, background_commands_per_s: perSecond(idle, busyMs), rss_bytes: rss };
         const target = size === 3 ? 0.6 : size === 32 ? 8 : null;
         figures.push(
           figure({
@@ -171,7 +196,7 @@ export default {
     }
     const notes = [
       `${calls} sequential DELETE /v1/cache calls to the first node, each checked to report every node applied, after a warm-up until the latency is steady: windows of 100 calls until the median has not improved by more than 5 % over the last 10 windows, after at least ${WARM_CALLS.toLocaleString('en-US')} calls (at most ${STEADY.maxMs / 1000} s; V8 optimizes the nodes' code over the first thousands of flushes, which a warm-up of 20 calls measured instead); the first window is reported as the cold figure; baseline: sequential PINGs (ioredis) from the bench to the same Redis`,
-      `the same exchange in bare processes (at ${BARE_SIZES.join(' and ')} nodes; scripts/bench/lib/bare-exchange.mjs), while the cluster of that size stands idle beside it: a node:http origin and N - 1 member processes on ioredis, one script per update (INCR, XADD to a capped log, PUBLISH), frames and acks of JSON + HMAC-SHA256 verified on receipt, acks by PUBLISH with Redis's answer; no framework, validation, caches, membership, metrics or logs; the same raw client and warm-up as the cluster's flushes`,
+      `the same exchange in bare processes (at ${BARE_SIZES.join(' and ')} nodes; scripts/bench/lib/bare-exchange.mjs), warmed up the same way beside the idle cluster, then measured in turns with the cluster's flushes (blocks of ${BLOCK_CALLS} calls each, alternating, so both meet the same spells of the shared machine): a node:http origin and N - 1 member processes on ioredis, one script per update (INCR, XADD to a capped log, PUBLISH), frames and acks of JSON + HMAC-SHA256 verified on receipt, acks by PUBLISH with Redis's answer; no framework, validation, caches, membership, metrics or logs; the same raw client and warm-up as the cluster's flushes; at the other sizes the cluster's flushes are measured in the same blocks, alone`,
       'CPU per flush: time on a CPU of every thread of each node process (Linux /proc/PID/task/*/schedstat, exact) and of Redis (its INFO cpu, used_cpu_user + used_cpu_sys) over the measured flushes, minus the same processes over the idle window at its rate, divided by the calls; the publishing node is the one the flushes go to, the others are averaged; its threads other than the main one (V8 compiler and GC helpers) are also shown on their own, to show the JIT had finished; the bench (load generator) is not counted. At 3 and 32 nodes beside the same roles in the bare exchange, measured the same way. On two cores, the total against 2 × the p50 says how far the round trip is bound by CPU rather than by waiting',
       'one-way pub/sub (BentoCache-style): the bench PUBLISHes a 120-byte message to a channel with N subscriber connections of its own and times until all N received it; no seq, log or acks, and the N connections share one event loop',
       'commands per update: INFO commandstats delta over the flushes minus the delta over an idle window of the same length (heartbeats, anti-entropy), divided by the calls; ratio = commands per node; each ack is two commands Redis runs but does not answer (CLIENT REPLY SKIP + PUBLISH, docs/architecture.md "Propagation", Acks)',
@@ -220,6 +245,13 @@ async function commandStats(redis) {
 function diff(after, before) {
   const out = {};
   for (const [k, v] of Object.entries(after)) out[k] = v - (before[k] ?? 0);
+  return out;
+}
+
+/** Per-block commandstats deltas added up. */
+function sumCounts(deltas) {
+  const out = {};
+  for (const d of deltas) for (const [k, v] of Object.entries(d)) out[k] = (out[k] ?? 0) + v;
   return out;
 }
 

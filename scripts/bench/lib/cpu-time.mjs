@@ -82,3 +82,26 @@ export function cpuPerCall(from, to, calls, background) {
   const redis = net(from.redis, to.redis, background ? rate(background[0].redis, background[1].redis) : undefined);
   return { groups, redis };
 }
+
+/**
+ * Pairs of readings ([from, to], one per block of a measurement taken in blocks: flush.mjs,
+ * measureInBlocks) as the one pair cpuPerCall reads: the time between each pair and each value's
+ * difference, added up. A value unreadable in any pair stays undefined.
+ */
+export function sumReadings(pairs) {
+  const diff = (a, b) => (a === undefined || b === undefined ? undefined : b - a);
+  const add = (sum, d) => (sum === undefined || d === undefined ? undefined : sum + d);
+  const from = { at: 0, groups: {}, redis: 0 };
+  const to = { at: 0, groups: {}, redis: 0 };
+  for (const [a, b] of pairs) {
+    to.at += b.at - a.at;
+    to.redis = add(to.redis, diff(a.redis, b.redis));
+    for (const [name, before] of Object.entries(a.groups)) {
+      from.groups[name] ??= before.map(() => 0);
+      to.groups[name] ??= before.map(() => 0);
+      to.groups[name] = before.map((v, i) => add(to.groups[name][i], diff(v, b.groups[name]?.[i])));
+    }
+  }
+  if (pairs.length === 0) to.redis = undefined;
+  return { from, to };
+}

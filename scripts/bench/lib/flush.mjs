@@ -13,38 +13,79 @@ import { admin } from './nodes.mjs';
 import { latencyHistogram, recordMs } from './stats.mjs';
 
 /**
- * Warm-up until steady, then `calls` measured flushes of the whole cluster through its first node,
- * on one keep-alive connection of the raw client (raw-http.mjs).
- * `onMeasured()` runs between the two (e.g. to restart the profilers). Resolves { histogram, partial,
- * warmup, answer }: `partial` counts the measured calls that did not report all `size` nodes
- * applied; `warmup` is what warmUntilSteady saw; `answer` is the last body. A status other than 200 throws.
+ * Sequential flushes of the whole cluster through its first node, on one keep-alive connection of
+ * the raw client (raw-http.mjs). Resolves { once, answer, reconnect, close }: `once()` resolves
+ * { ms, full } (`full`: the answer reported all `size` nodes applied; a status other than 200
+ * throws), `answer()` the last body, `reconnect()` a fresh connection (after the flusher stood idle
+ * longer than a keep-alive should be trusted to last).
  */
-export async function flushLoop({ cluster, size, calls, steady = {}, onMeasured, onProgress }) {
-  const client = await rawClient(cluster.nodes[0].url);
-  try {
-    const send = client.prepare('DELETE', '/v1/cache', admin(cluster));
-    let answer = '';
-    const once = async () => {
+export async function clusterFlusher(cluster, size) {
+  let client = await rawClient(cluster.nodes[0].url);
+  let send = client.prepare('DELETE', '/v1/cache', admin(cluster));
+  let answer = '';
+  return {
+    async once() {
       const r = await send();
       if (r.status !== 200) throw new Error(`DELETE /v1/cache: HTTP ${r.status} ${r.body.slice(0, 300)}`);
       answer = r.body;
       const nodes = JSON.parse(r.body).nodes;
       return { ms: r.ms, full: Boolean(nodes && nodes.total === size && nodes.failed === 0 && nodes.successful === size) };
-    };
-    const warmup = await warmUntilSteady(async () => (await once()).ms, { ...steady, onProgress: (i) => onProgress?.(i, 'warm-up') });
+    },
+    answer: () => answer,
+    async reconnect() {
+      client.close();
+      client = await rawClient(cluster.nodes[0].url);
+      send = client.prepare('DELETE', '/v1/cache', admin(cluster));
+    },
+    close: () => client.close(),
+  };
+}
+
+/**
+ * Warm-up until steady, then `calls` measured flushes (clusterFlusher). `onMeasured()` runs between
+ * the two (e.g. to restart the profilers). Resolves { histogram, partial, warmup, answer }:
+ * `partial` counts the measured calls that did not report all `size` nodes applied; `warmup` is
+ * what warmUntilSteady saw; `answer` is the last body.
+ */
+export async function flushLoop({ cluster, size, calls, steady = {}, onMeasured, onProgress }) {
+  const flusher = await clusterFlusher(cluster, size);
+  try {
+    const warmup = await warmUntilSteady(async () => (await flusher.once()).ms, { ...steady, onProgress: (i) => onProgress?.(i, 'warm-up') });
     await onMeasured?.();
-    const histogram = latencyHistogram();
-    let partial = 0;
-    for (let i = 0; i < calls; i++) {
-      const r = await once();
-      if (!r.full) partial++;
-      recordMs(histogram, r.ms);
-      if (i % 10 === 0) onProgress?.(i, 'measured');
-    }
-    return { histogram, partial, warmup, answer };
+    const [{ histogram, partial }] = await measureInBlocks([{ once: flusher.once }], calls, { onProgress: (i) => onProgress?.(i, 'measured') });
+    return { histogram, partial, warmup, answer: flusher.answer() };
   } finally {
-    client.close();
+    flusher.close();
   }
+}
+
+/** Calls per block of measureInBlocks: short enough that the sides take turns many times, long enough that switching is rare. */
+export const BLOCK_CALLS = 100;
+
+/**
+ * `calls` measured calls of each side, in blocks of `block` taking turns (A, B, A, B, ...), so that
+ * two exchanges compared with each other meet the same spells of a shared machine: measured one
+ * after the other, the 3-node flush's p50 moved by half from one run to the next while the two
+ * sides were minutes apart. A side is { once, before?, after? }: `once()` resolves { ms, full? }
+ * (full === false counts as partial), `before()` and `after()` run around each of its blocks, outside
+ * the timing (CPU and command readings). Resolves one { histogram, partial } per side.
+ */
+export async function measureInBlocks(sides, calls, { block = BLOCK_CALLS, onProgress } = {}) {
+  const out = sides.map(() => ({ histogram: latencyHistogram(), partial: 0 }));
+  for (let done = 0; done < calls; done += block) {
+    const n = Math.min(block, calls - done);
+    for (const [i, side] of sides.entries()) {
+      await side.before?.();
+      for (let j = 0; j < n; j++) {
+        const r = await side.once();
+        if (r.full === false) out[i].partial++;
+        recordMs(out[i].histogram, r.ms);
+      }
+      await side.after?.();
+    }
+    onProgress?.(done + n);
+  }
+  return out;
 }
 
 /**
