@@ -90,6 +90,29 @@ it("the flush bench's raw HTTP client reads split and back-to-back answers on on
   });
 });
 
+it("the raw client refuses a send at once on a connection the server closed while it was idle", () => {
+  // node:http closes a fresh connection that sent nothing within its request timeout: the bench's
+  // next flush must fail with that, not wait out its own 30 s timeout on a dead socket.
+  const script = `
+    import { createServer } from 'node:net';
+    import { once } from 'node:events';
+    import { rawClient } from './scripts/bench/lib/raw-http.mjs';
+    const server = createServer((s) => setTimeout(() => s.end(), 20));
+    await new Promise((r) => server.listen(0, '127.0.0.1', r));
+    const client = await rawClient('http://127.0.0.1:' + server.address().port, { timeoutMs: 10000 });
+    await new Promise((r) => setTimeout(r, 200));
+    const t0 = Date.now();
+    const message = await client.prepare('DELETE', '/v1/cache')().then(() => 'answered', (e) => e.message);
+    const ms = Date.now() - t0;
+    client.close();
+    server.close();
+    console.log(JSON.stringify({ message, soon: ms < 5000 }));
+  `;
+  const r = node(['--input-type=module', '-e', script]);
+  expect(r.stderr).toBe('');
+  expect(JSON.parse(r.stdout)).toEqual({ message: expect.stringMatching(/connection closed by the server before DELETE \/v1\/cache was sent/), soon: true });
+});
+
 it('the bare exchange (the floor of a flush) answers every call, each after its update was published once and acked by every member', () => {
   const script = `
     import { Redis, testkit } from './scripts/bench/lib/deps.mjs';

@@ -48,7 +48,13 @@ export async function rawClient(url, { timeoutMs = 30_000 } = {}) {
     parse();
   });
   socket.on('error', fail);
-  socket.on('close', () => fail(new Error(`${url}: connection closed`)));
+  // Closed while idle (a server's request timeout counts from the connect on a fresh one): the next
+  // send is refused at once, not left to time out on a dead socket.
+  let closed = false;
+  socket.on('close', () => {
+    closed = true;
+    fail(new Error(`${url}: connection closed`));
+  });
   return {
     /** The exchange `method path` with `headers`, ready to send again and again (one at a time). */
     prepare(method, path, headers = {}) {
@@ -57,6 +63,7 @@ export async function rawClient(url, { timeoutMs = 30_000 } = {}) {
       return () =>
         new Promise((resolve, reject) => {
           if (waiting) return reject(new Error('one exchange at a time on a raw client'));
+          if (closed) return reject(new Error(`${url}: connection closed by the server before ${method} ${path} was sent`));
           const timer = setTimeout(() => fail(new Error(`${method} ${path}: no answer within ${timeoutMs} ms`)), timeoutMs);
           waiting = { resolve, reject, timer, started: process.hrtime.bigint() };
           socket.write(bytes);
