@@ -64,9 +64,10 @@ export const BLOCK_CALLS = 100;
 
 /**
  * `calls` measured calls of each side, in blocks of `block` taking turns (A, B, A, B, ...), so that
- * two exchanges compared with each other meet the same spells of a shared machine: measured one
- * after the other, the 3-node flush's p50 moved by half from one run to the next while the two
- * sides were minutes apart. A side is { once, before?, after? }: `once()` resolves { ms, full? }
+ * two exchanges compared with each other meet the same spells of a shared machine. Measured one
+ * after the other, minutes apart, the ratio of the 3-node flush to the bare exchange moved with the
+ * machine; in turns, three runs within 40 minutes gave 1.48-1.54 while the flush itself moved
+ * 0.60-0.83 ms (docs/architecture.md, "Scaling limits", Measured in turns). A side is { once, before?, after? }: `once()` resolves { ms, full? }
  * (full === false counts as partial), `before()` and `after()` run around each of its blocks, outside
  * the timing (CPU and command readings). Resolves one { histogram, partial } per side.
  */
