@@ -54,55 +54,8 @@ export default {
 
         // The flushes go to the first node: it publishes and collects the acks.
         const groups = { origin: [cluster.nodes[0].pid], members: cluster.nodes.slice(1).map((n) => n.pid) };
-        const steady = ctx.quick ? QUICK_STEADY : STEADY;
-        const flusher = await clusterFlusher(cluster, size);
-        let bare;
-        let warmup, bareWarmup, ours, theirs, during, ourCpu, bareCpuPairs, answer;
-        try {
-          warmup = await warmUntilSteady(async () => (await flusher.once()).ms, { ...steady, onProgress: (i) => ctx.progress.update(`${size} nodes: warm-up flush ${i}`) });
-          // The floor of the whole exchange, at the sizes the issue's targets are set for: warmed up
-          // the same way, then measured in turns with the cluster (lib/flush.mjs, measureInBlocks).
-          if (BARE_SIZES.includes(size)) {
-            ctx.progress.update(`${size} nodes: starting the same exchange in bare processes`);
-            bare = await startBareExchange({ redisUrl: ctx.redis.url, size, answer: flusher.answer() });
-            bareWarmup = await warmUntilSteady(async () => (await bare.once()).ms, { ...steady, onProgress: (i) => ctx.progress.update(`${size} nodes: bare exchange warm-up ${i}`) });
-            // The cluster's connection stood idle through that warm-up: a fresh one, not a keep-alive that may have run out.
-            await flusher.reconnect();
-          }
-          await profileFromHere(ctx, cluster.nodes);
-          // CPU and Redis commands are read around each block of a side, outside its timing.
-          const ourPairs = [];
-          const barePairs = [];
-          const ourCommands = [];
-          let from;
-          const sides = [
-            {
-              once: flusher.once,
-              before: async () => void (from = { commands: await commandStats(redis), cpu: await cpuReading(groups, redis) }),
-              after: async () => {
-                ourPairs.push([from.cpu, await cpuReading(groups, redis)]);
-                ourCommands.push(diff(await commandStats(redis), from.commands));
-              },
-            },
-          ];
-          if (bare) {
-            sides.push({
-              once: bare.once,
-              before: async () => void (from = { cpu: await cpuReading(bare.groups, redis) }),
-              after: async () => void barePairs.push([from.cpu, await cpuReading(bare.groups, redis)]),
-            });
-          }
-          [ours, theirs] = await measureInBlocks(sides, calls, { onProgress: (i) => ctx.progress.update(`${size} nodes: measured flush ${i}${bare ? ', in turns with the bare exchange' : ''}`) });
-          during = sumCounts(ourCommands);
-          ourCpu = sumReadings(ourPairs);
-          bareCpuPairs = barePairs;
-          answer = flusher.answer();
-        } finally {
-          flusher.close();
-          await bare?.stop();
-        }
-        const flush = ours.histogram;
-        const partial = ours.partial;
+        const { warmup, answer, flush: measured, bare } = await measureFlushes(ctx, { cluster, size, redis, groups, calls });
+        const { histogram: flush, partial, commands: during, cpu: ourCpu } = measured;
         // Background: heartbeats and anti-entropy of `size` nodes over as long as the cluster's blocks took.
         const busyMs = ourCpu.to.at;
         ctx.progress.update(`${size} nodes: a bare HTTP server answering the same JSON`);
@@ -115,8 +68,7 @@ export default {
         const idle = diff(await commandStats(redis), idleFrom);
         const cpu = cpuPerCall(ourCpu.from, ourCpu.to, calls, idleCpu);
         // The bare processes have no background of their own; Redis still serves the cluster's, so only its rate is subtracted.
-        const bareSum = bare && sumReadings(bareCpuPairs);
-        const bareCpu = bare && cpuPerCall(bareSum.from, bareSum.to, calls, idleCpu.map((r) => ({ ...r, groups: {} })));
+        const bareCpu = bare && cpuPerCall(bare.cpu.from, bare.cpu.to, calls, idleCpu.map((r) => ({ ...r, groups: {} })));
         // A flush some node did not ack in time is a finding (reported), not a reason to lose the size.
         if (partial) ctx.progress.note(`${size} nodes: ${partial} of ${calls} flushes did not report all ${size} nodes applied`);
 
@@ -135,11 +87,11 @@ export default {
         ctx.progress.note(
           `${size} nodes: flush p50 ${f.p50_ms} ms, p99 ${f.p99_ms} ms, first 100 after start p50 ${warmup.window_p50_ms[0]} ms, warm after ${warmup.calls}${warmup.settled ? '' : ' (not settled)'} (PING p50 ${p.p50_ms} ms, bare HTTP p50 ${h.p50_ms} ms, one-way pub/sub to ${size} p50 ${o.p50_ms} ms); ${round(commands, 1)} Redis commands per update ${JSON.stringify(perUpdate)}; RSS mean ${rssMean.toFixed(1)} MiB, max ${(Math.max(...rss) / MIB).toFixed(1)} MiB`,
         );
-        const b = bare ? summarize(theirs.histogram) : undefined;
-        if (b) ctx.progress.note(`${size} nodes: the same exchange in bare processes p50 ${b.p50_ms} ms, p99 ${b.p99_ms} ms (warm after ${bareWarmup.calls})`);
+        const b = bare ? summarize(bare.histogram) : undefined;
+        if (b) ctx.progress.note(`${size} nodes: the same exchange in bare processes p50 ${b.p50_ms} ms, p99 ${b.p99_ms} ms (warm after ${bare.warmup.calls})`);
         const cpuFigures = cpuPerFlushFigures(size, cpu, bareCpu);
         if (cpuFigures.length) ctx.progress.note(`${size} nodes: CPU per flush ${cpuFigures.map((c) => `${c.name.split(', ')[1]} ${c.value} µs${c.baseline ? ` (bare ${c.baseline.value})` : ''}`).join(', ')}`);
-        details.sizes[size] = { cpu_per_flush_us: cpu, ...(bareCpu ? { bare_exchange_cpu_per_flush_us: bareCpu } : {}), flush: f, warmup, ping: p, bare_http: h, ...(b ? { bare_exchange: b, bare_exchange_warmup: bareWarmup } : {}), one_way_pubsub: o, not_fully_acked: partial, commands_per_update: perUpdate, background_commands_per_s: perSecond(idle, busyMs), rss_bytes: rss };
+        details.sizes[size] = { cpu_per_flush_us: cpu, ...(bareCpu ? { bare_exchange_cpu_per_flush_us: bareCpu } : {}), flush: f, warmup, ping: p, bare_http: h, ...(b ? { bare_exchange: b, bare_exchange_warmup: bare.warmup } : {}), one_way_pubsub: o, not_fully_acked: partial, commands_per_update: perUpdate, background_commands_per_s: perSecond(idle, busyMs), rss_bytes: rss };
         const target = size === 3 ? 0.6 : size === 32 ? 8 : null;
         figures.push(
           figure({
@@ -205,6 +157,63 @@ export default {
     return { figures, notes, details };
   },
 };
+
+/**
+ * Warm-up, then `calls` flushes in blocks; at BARE_SIZES the bare exchange is warmed up the same way
+ * and measured in turns with the cluster (lib/flush.mjs, measureInBlocks). CPU and Redis commands
+ * are read around each block of a side, outside its timing. Resolves { warmup, answer (the last
+ * body), flush: { histogram, partial, commands, cpu }, bare?: { histogram, warmup, cpu } }, each
+ * cpu one pair of readings for cpuPerCall (cpu-time.mjs, sumReadings).
+ */
+async function measureFlushes(ctx, { cluster, size, redis, groups, calls }) {
+  const steady = ctx.quick ? QUICK_STEADY : STEADY;
+  const flusher = await clusterFlusher(cluster, size);
+  let bare;
+  try {
+    const warmup = await warmUntilSteady(async () => (await flusher.once()).ms, { ...steady, onProgress: (i) => ctx.progress.update(`${size} nodes: warm-up flush ${i}`) });
+    // The floor of the whole exchange, at the sizes the issue's targets are set for.
+    let bareWarmup;
+    if (BARE_SIZES.includes(size)) {
+      ctx.progress.update(`${size} nodes: starting the same exchange in bare processes`);
+      bare = await startBareExchange({ redisUrl: ctx.redis.url, size, answer: flusher.answer() });
+      bareWarmup = await warmUntilSteady(async () => (await bare.once()).ms, { ...steady, onProgress: (i) => ctx.progress.update(`${size} nodes: bare exchange warm-up ${i}`) });
+      // The cluster's connection stood idle through that warm-up: a fresh one, not a keep-alive that may have run out.
+      await flusher.reconnect();
+    }
+    await profileFromHere(ctx, cluster.nodes);
+    const ourPairs = [];
+    const barePairs = [];
+    const ourCommands = [];
+    let from;
+    const sides = [
+      {
+        once: flusher.once,
+        before: async () => void (from = { commands: await commandStats(redis), cpu: await cpuReading(groups, redis) }),
+        after: async () => {
+          ourPairs.push([from.cpu, await cpuReading(groups, redis)]);
+          ourCommands.push(diff(await commandStats(redis), from.commands));
+        },
+      },
+    ];
+    if (bare) {
+      sides.push({
+        once: bare.once,
+        before: async () => void (from = { cpu: await cpuReading(bare.groups, redis) }),
+        after: async () => void barePairs.push([from.cpu, await cpuReading(bare.groups, redis)]),
+      });
+    }
+    const [ours, theirs] = await measureInBlocks(sides, calls, { onProgress: (i) => ctx.progress.update(`${size} nodes: measured flush ${i}${bare ? ', in turns with the bare exchange' : ''}`) });
+    return {
+      warmup,
+      answer: flusher.answer(),
+      flush: { histogram: ours.histogram, partial: ours.partial, commands: sumCounts(ourCommands), cpu: sumReadings(ourPairs) },
+      ...(bare ? { bare: { histogram: theirs.histogram, warmup: bareWarmup, cpu: sumReadings(barePairs) } } : {}),
+    };
+  } finally {
+    flusher.close();
+    await bare?.stop();
+  }
+}
 
 /** CPU per flush by role (cpuPerCall's), beside the bare exchange's roles where it was measured; none if unreadable. */
 function cpuPerFlushFigures(size, cpu, bare) {

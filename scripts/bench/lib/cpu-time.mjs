@@ -98,8 +98,8 @@ export function sumReadings(pairs) {
     to.redis = add(to.redis, diff(a.redis, b.redis));
     for (const [name, before] of Object.entries(a.groups)) {
       from.groups[name] ??= before.map(() => 0);
-      to.groups[name] ??= before.map(() => 0);
-      to.groups[name] = before.map((v, i) => add(to.groups[name][i], diff(v, b.groups[name]?.[i])));
+      const sums = to.groups[name] ?? from.groups[name];
+      to.groups[name] = before.map((v, i) => add(sums[i], diff(v, b.groups[name]?.[i])));
     }
   }
   if (pairs.length === 0) to.redis = undefined;

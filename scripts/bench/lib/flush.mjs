@@ -20,8 +20,13 @@ import { latencyHistogram, recordMs } from './stats.mjs';
  * longer than a keep-alive should be trusted to last).
  */
 export async function clusterFlusher(cluster, size) {
-  let client = await rawClient(cluster.nodes[0].url);
-  let send = client.prepare('DELETE', '/v1/cache', admin(cluster));
+  let client;
+  let send;
+  const connect = async () => {
+    client = await rawClient(cluster.nodes[0].url);
+    send = client.prepare('DELETE', '/v1/cache', admin(cluster));
+  };
+  await connect();
   let answer = '';
   return {
     async once() {
@@ -34,8 +39,7 @@ export async function clusterFlusher(cluster, size) {
     answer: () => answer,
     async reconnect() {
       client.close();
-      client = await rawClient(cluster.nodes[0].url);
-      send = client.prepare('DELETE', '/v1/cache', admin(cluster));
+      await connect();
     },
     close: () => client.close(),
   };
@@ -67,9 +71,10 @@ export const BLOCK_CALLS = 100;
  * two exchanges compared with each other meet the same spells of a shared machine. Measured one
  * after the other, minutes apart, the ratio of the 3-node flush to the bare exchange moved with the
  * machine; in turns, three runs within 40 minutes gave 1.48-1.54 while the flush itself moved
- * 0.60-0.83 ms (docs/architecture.md, "Scaling limits", Measured in turns). A side is { once, before?, after? }: `once()` resolves { ms, full? }
- * (full === false counts as partial), `before()` and `after()` run around each of its blocks, outside
- * the timing (CPU and command readings). Resolves one { histogram, partial } per side.
+ * 0.60-0.83 ms (docs/architecture.md, "Scaling limits", Measured in turns). A side is
+ * { once, before?, after? }: `once()` resolves { ms, full? } (full === false counts as partial),
+ * `before()` and `after()` run around each of its blocks, outside the timing (CPU and command
+ * readings). Resolves one { histogram, partial } per side.
  */
 export async function measureInBlocks(sides, calls, { block = BLOCK_CALLS, onProgress } = {}) {
   const out = sides.map(() => ({ histogram: latencyHistogram(), partial: 0 }));
