@@ -258,7 +258,9 @@ export class AuthCache {
 }
 
 /** The caches of `caches` this class holds. */
-function loginCaches(caches: readonly CacheName[]): LoginCacheName[] {
+function loginCaches(caches: readonly CacheName[]): readonly LoginCacheName[] {
+  // Every flush of all caches passes the default: no new array per update on every node.
+  if (caches === CACHE_NAMES) return LOGIN_CACHE_NAMES;
   return caches.filter((c): c is LoginCacheName => (LOGIN_CACHE_NAMES as readonly string[]).includes(c));
 }
 

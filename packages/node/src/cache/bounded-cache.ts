@@ -92,6 +92,8 @@ export class BoundedCache<V extends Timed> {
   }
 
   clear(): void {
+    // node-cache's flushAll restarts its expiry timer: a flush of every node's empty caches need not.
+    if (this.order.size === 0) return;
     this.newest = undefined;
     this.order.clear();
     this.store.flushAll();

@@ -1,12 +1,17 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import type { AuthcacheNode } from '../node';
 import { HttpError } from '../errors';
 import { authenticate } from './authenticate';
 import { basicCredentials } from './routes/login';
 
-export type AdminGuard = (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
+/**
+ * An onRequest hook in fastify's callback style: a token or certificate is decided synchronously,
+ * without the promise an async hook costs on every admin call (docs/architecture.md, "Scaling
+ * limits"); only HTTP Basic, which may read the role store, goes asynchronous.
+ */
+export type AdminGuard = (req: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void;
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -41,24 +46,7 @@ export function adminAuth(node: AuthcacheNode): AdminGuard {
   const token = node.config.adminToken;
   const expected = token === undefined ? undefined : digest(token);
   const clientCerts = node.config.tls?.ca !== undefined;
-  return async (req, reply) => {
-    if (clientCerts && (req.raw.socket as TLSSocket).authorized === true) {
-      req.adminActor = certActor(req.raw.socket as TLSSocket);
-      return;
-    }
-    const header = req.headers.authorization;
-    req.adminActor = 'anonymous';
-    if (header === undefined || header === '') {
-      reply.header('www-authenticate', 'Bearer realm="authcache", Basic realm="authcache"');
-      throw new HttpError(401, 'admin credentials required: Authorization: Bearer <token>, or HTTP Basic of a superuser');
-    }
-    const bearer = /^Bearer\s+(.+)$/i.exec(header);
-    if (bearer) {
-      req.adminActor = 'token';
-      if (expected !== undefined && timingSafeEqual(digest(bearer[1]!.trim()), expected)) return;
-      req.log.warn({ ip: req.ip, url: req.url }, 'admin call with a wrong token');
-      throw new HttpError(403, 'admin access denied');
-    }
+  const basicAdmin = async (req: FastifyRequest, reply: FastifyReply, header: string): Promise<void> => {
     const basic = basicCredentials(header);
     if (!basic) throw new HttpError(401, 'unreadable Authorization header');
     req.adminActor = `role:${basic.username}`;
@@ -71,5 +59,25 @@ export function adminAuth(node: AuthcacheNode): AdminGuard {
       req.log.warn({ ip: req.ip, url: req.url, user: basic.username }, 'admin call by a role without superuser status');
       throw new HttpError(403, 'admin access denied: superuser status required');
     }
+  };
+  return (req, reply, done) => {
+    if (clientCerts && (req.raw.socket as TLSSocket).authorized === true) {
+      req.adminActor = certActor(req.raw.socket as TLSSocket);
+      return done();
+    }
+    const header = req.headers.authorization;
+    req.adminActor = 'anonymous';
+    if (header === undefined || header === '') {
+      reply.header('www-authenticate', 'Bearer realm="authcache", Basic realm="authcache"');
+      return done(new HttpError(401, 'admin credentials required: Authorization: Bearer <token>, or HTTP Basic of a superuser'));
+    }
+    const bearer = /^Bearer\s+(.+)$/i.exec(header);
+    if (bearer) {
+      req.adminActor = 'token';
+      if (expected !== undefined && timingSafeEqual(digest(bearer[1]!.trim()), expected)) return done();
+      req.log.warn({ ip: req.ip, url: req.url }, 'admin call with a wrong token');
+      return done(new HttpError(403, 'admin access denied'));
+    }
+    basicAdmin(req, reply, header).then(() => done(), done);
   };
 }

@@ -42,9 +42,13 @@ export class PermissionService {
   readonly authorizer: Authorizer;
   readonly impersonation: Impersonation;
 
+  /** Both caches, in AUTHZ_CACHES order: what a flush of everything touches, built once. */
+  private readonly everyCache: ReadonlyArray<Impersonation['cache'] | Authorizer['permissions']>;
+
   constructor(private readonly deps: PermissionServiceDeps) {
     this.authorizer = new Authorizer(deps);
     this.impersonation = new Impersonation(this.authorizer, deps.roles, deps.trusted, deps.settings, deps.log, deps.now);
+    this.everyCache = [this.authorizer.permissions, this.impersonation.cache];
   }
 
   /** Synchronous when the caches hold the answer; a backend that does not answer is a 503. */
@@ -110,6 +114,7 @@ export class PermissionService {
   }
 
   private selected(caches: readonly string[] | undefined) {
+    if (caches === undefined) return this.everyCache;
     const all = { permissions: this.authorizer.permissions, impersonation: this.impersonation.cache };
     return AUTHZ_CACHES.filter((c) => caches === undefined || caches.includes(c)).map((c) => all[c]);
   }
