@@ -42,13 +42,15 @@ export class PermissionService {
   readonly authorizer: Authorizer;
   readonly impersonation: Impersonation;
 
-  /** Both caches, in AUTHZ_CACHES order: what a flush of everything touches, built once. */
+  /** Each cache by name, and all of them in AUTHZ_CACHES order (what a flush of everything touches), built once. */
+  private readonly byName: Record<AuthzCacheName, Impersonation['cache'] | Authorizer['permissions']>;
   private readonly everyCache: ReadonlyArray<Impersonation['cache'] | Authorizer['permissions']>;
 
   constructor(private readonly deps: PermissionServiceDeps) {
     this.authorizer = new Authorizer(deps);
     this.impersonation = new Impersonation(this.authorizer, deps.roles, deps.trusted, deps.settings, deps.log, deps.now);
-    this.everyCache = [this.authorizer.permissions, this.impersonation.cache];
+    this.byName = { permissions: this.authorizer.permissions, impersonation: this.impersonation.cache };
+    this.everyCache = AUTHZ_CACHES.map((c) => this.byName[c]);
   }
 
   /** Synchronous when the caches hold the answer; a backend that does not answer is a 503. */
@@ -115,8 +117,7 @@ export class PermissionService {
 
   private selected(caches: readonly string[] | undefined) {
     if (caches === undefined) return this.everyCache;
-    const all = { permissions: this.authorizer.permissions, impersonation: this.impersonation.cache };
-    return AUTHZ_CACHES.filter((c) => caches === undefined || caches.includes(c)).map((c) => all[c]);
+    return AUTHZ_CACHES.filter((c) => caches.includes(c)).map((c) => this.byName[c]);
   }
 
   private async write(kind: 'grant' | 'revoke', role: string, resource: string, permissions: readonly string[]): Promise<PermissionResult> {
